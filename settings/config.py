@@ -1,0 +1,175 @@
+"""The monitor's own configuration: MONITOR_* environment variables, read in one place.
+
+Precedence: environment, then a `.env` file in the working directory, then `monitor.toml`
+(section `[monitor]`, keys without the prefix, lower case), then the defaults below. The SMTP
+password is read from the environment only, never from a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# name -> (default, meaning); the single declaration of every MONITOR_* variable.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "MONITOR_DATABASE_URL": ("sqlite:///monitor.db", "SQLAlchemy URL of the database"),
+    "MONITOR_FEEDS_FILE": (str(PACKAGE_DIR / "feeds.yaml"), "the feed registry (YAML)"),
+    "MONITOR_TOPICS_FILE": (str(PACKAGE_DIR / "topics.yaml"), "tag rules (YAML)"),
+    "MONITOR_POLL_TICK": ("60", "seconds between the daemon's crawl ticks"),
+    "MONITOR_CRAWL_TIMEOUT": ("900", "seconds a crawl child process may run before it is stopped"),
+    "MONITOR_DEDUPE_WINDOW_DAYS": ("7", "days within which copies are matched to a story"),
+    "MONITOR_USER_AGENT": (
+        "media-monitor/0.1 (+https://example.org/media-monitor; feed reader)",
+        "User-Agent sent with every request",
+    ),
+    "MONITOR_SMTP_HOST": ("", "mail server host"),
+    "MONITOR_SMTP_PORT": ("", "mail server port (default by security: 587, 465 or 25)"),
+    "MONITOR_SMTP_USER": ("", "mail server login"),
+    "MONITOR_SMTP_SECURITY": ("starttls", "starttls, ssl or none"),
+    "MONITOR_DIGEST_FROM": ("", "digest sender address"),
+    "MONITOR_DIGEST_TO": ("", "comma-separated digest recipients"),
+    "MONITOR_DIGEST_TIME": ("07:00", "local time the daily digest goes out"),
+    "MONITOR_DIGEST_TZ": ("Africa/Casablanca", "time zone of MONITOR_DIGEST_TIME"),
+    "MONITOR_DIGEST_TAGS": ("defense-cooperation", "comma-separated tags a story needs"),
+    "MONITOR_DIGEST_SEND_EMPTY": ("true", "send a short 'nothing new' digest on empty days"),
+    "MONITOR_HEALTH_PORT": ("", "loopback port for /healthz and /metrics (off when empty)"),
+}
+SECRET_VARIABLES = ("MONITOR_SMTP_PASSWORD",)
+
+
+class ConfigError(ValueError):
+    """A configuration value a person has to fix; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    feeds_file: Path
+    topics_file: Path
+    poll_tick: int
+    crawl_timeout: int
+    dedupe_window_days: int
+    user_agent: str
+    smtp_host: str
+    smtp_port: int | None
+    smtp_user: str
+    smtp_password: str = field(repr=False)
+    smtp_security: str
+    digest_from: str
+    digest_to: tuple[str, ...]
+    digest_time: time
+    digest_tz: ZoneInfo
+    digest_tags: tuple[str, ...]
+    digest_send_empty: bool
+    health_port: int | None
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if not sep:
+            raise ConfigError(f"{path}:{number}: expected NAME=value, got {raw!r}")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _read_toml(path: Path) -> dict[str, str]:
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    section = data.get("monitor", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [monitor] must be a table")
+    return {f"MONITOR_{key.upper()}": str(value) for key, value in section.items()}
+
+
+def _int(name: str, value: str, *, minimum: int = 1) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
+    """Read the configuration; unknown MONITOR_* names and bad values raise `ConfigError`."""
+    env = dict(os.environ if environ is None else environ)
+    here = cwd or Path.cwd()
+    merged: dict[str, str] = {}
+    if (here / "monitor.toml").is_file():
+        merged.update(_read_toml(here / "monitor.toml"))
+    if (here / ".env").is_file():
+        merged.update(_read_dotenv(here / ".env"))
+    merged.pop("MONITOR_SMTP_PASSWORD", None)  # secrets come from the environment only
+    merged.update({k: v for k, v in env.items() if k.startswith("MONITOR_")})
+    known = set(VARIABLES) | set(SECRET_VARIABLES) | {"MONITOR_TEST_PG_URL"}
+    unknown = sorted(set(merged) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {unknown[0]}; known settings: {', '.join(sorted(VARIABLES))}"
+        )
+
+    def get(name: str) -> str:
+        return merged.get(name) or VARIABLES[name][0]
+
+    security = get("MONITOR_SMTP_SECURITY").lower()
+    if security not in {"starttls", "ssl", "none"}:
+        raise ConfigError(f"MONITOR_SMTP_SECURITY must be starttls, ssl or none, not {security!r}")
+    digest_time_text = get("MONITOR_DIGEST_TIME")
+    try:
+        digest_time = time.fromisoformat(digest_time_text)
+    except ValueError:
+        raise ConfigError(f"MONITOR_DIGEST_TIME must be HH:MM, got {digest_time_text!r}") from None
+    tz_name = get("MONITOR_DIGEST_TZ")
+    try:
+        digest_tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"MONITOR_DIGEST_TZ is not a known time zone: {tz_name!r}") from None
+    port_text = get("MONITOR_SMTP_PORT")
+    health_text = get("MONITOR_HEALTH_PORT")
+    return Config(
+        database_url=get("MONITOR_DATABASE_URL"),
+        feeds_file=Path(get("MONITOR_FEEDS_FILE")),
+        topics_file=Path(get("MONITOR_TOPICS_FILE")),
+        poll_tick=_int("MONITOR_POLL_TICK", get("MONITOR_POLL_TICK")),
+        crawl_timeout=_int("MONITOR_CRAWL_TIMEOUT", get("MONITOR_CRAWL_TIMEOUT")),
+        dedupe_window_days=_int("MONITOR_DEDUPE_WINDOW_DAYS", get("MONITOR_DEDUPE_WINDOW_DAYS")),
+        user_agent=get("MONITOR_USER_AGENT"),
+        smtp_host=get("MONITOR_SMTP_HOST"),
+        smtp_port=_int("MONITOR_SMTP_PORT", port_text) if port_text else None,
+        smtp_user=get("MONITOR_SMTP_USER"),
+        smtp_password=env.get("MONITOR_SMTP_PASSWORD", ""),
+        smtp_security=security,
+        digest_from=get("MONITOR_DIGEST_FROM"),
+        digest_to=_split(get("MONITOR_DIGEST_TO")),
+        digest_time=digest_time,
+        digest_tz=digest_tz,
+        digest_tags=_split(get("MONITOR_DIGEST_TAGS")),
+        digest_send_empty=_bool("MONITOR_DIGEST_SEND_EMPTY", get("MONITOR_DIGEST_SEND_EMPTY")),
+        health_port=_int("MONITOR_HEALTH_PORT", health_text) if health_text else None,
+    )
