@@ -33,9 +33,11 @@ not fire in lockstep; positive so that no floor is undercut.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from itertools import pairwise
 from typing import NamedTuple
 
 from monitor.outcomes import FetchOutcome
@@ -312,3 +314,47 @@ def _ordinal(n: int) -> str:
         return f"{n}th"
     suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+SILENCE_MIN_DAYS = 5  # a feed "normally publishes" when items arrived on this many days
+SILENCE_FLOOR = timedelta(hours=6)  # never call a feed silent sooner than this
+SILENCE_FACTOR = 2.0  # "far longer than usual": twice the usual longest quiet spell
+
+
+@dataclass(frozen=True)
+class Silence:
+    """Whether a feed that normally publishes has gone quiet far longer than usual."""
+
+    silent: bool
+    quiet_for: timedelta | None  # since the last new item; None when there never was one
+    usual_quiet: timedelta | None  # the usual longest quiet spell of a day; None: too little data
+    reason: str
+
+
+def silence(arrivals: Sequence[datetime], now: datetime) -> Silence:
+    """Judge a feed's silence from the times its new items arrived (any order, any span).
+
+    The usual quiet spell is the median, over the days that had items, of each day's longest
+    gap between consecutive items (a gap counts for the day it ends): for a busy outlet that
+    is its night, for a twice-a-day one about half a day. Silent means quiet for more than
+    SILENCE_FACTOR times that, and at least SILENCE_FLOOR, for a feed with items on at least
+    SILENCE_MIN_DAYS distinct days; anything less is "not enough history", never silent.
+    """
+    ordered = sorted(arrivals)
+    if not ordered:
+        return Silence(False, None, None, "no items yet")
+    quiet_for = max(now - ordered[-1], timedelta(0))
+    days = {moment.astimezone(UTC).date() for moment in ordered}
+    if len(days) < SILENCE_MIN_DAYS:
+        return Silence(
+            False, quiet_for, None, f"items on {len(days)} days only: too early to judge"
+        )
+    longest: dict[date, timedelta] = {}
+    for earlier, later in pairwise(ordered):
+        day = later.astimezone(UTC).date()
+        longest[day] = max(longest.get(day, timedelta(0)), later - earlier)
+    spells = sorted(longest.values())
+    usual = spells[len(spells) // 2]
+    threshold = max(SILENCE_FLOOR, usual * SILENCE_FACTOR)
+    described = f"quiet {format_duration(quiet_for)}, usually at most {format_duration(usual)}"
+    return Silence(quiet_for > threshold, quiet_for, usual, described)

@@ -20,6 +20,7 @@ from monitor.polling import (
     parse_max_age,
     parse_retry_after,
     plan_next_poll,
+    silence,
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -583,3 +584,99 @@ def test_format_duration(delta: timedelta, text: str) -> None:
 )
 def test_error_class(outcome: O, status: int | None, kind: str) -> None:
     assert error_class(outcome, status) == kind
+
+
+def daily(days: int, times: list[tuple[int, int]], start: datetime = NOW) -> list[datetime]:
+    """Arrival times on `days` consecutive days before `start`'s date, at (hour, minute) UTC."""
+    first = start.replace(hour=0, minute=0) - timedelta(days=days)
+    return [
+        first + timedelta(days=day, hours=hour, minutes=minute)
+        for day in range(days)
+        for hour, minute in times
+    ]
+
+
+DAYTIME = [(hour, minute) for hour in range(6, 22) for minute in (0, 20, 40)]  # 06:00-21:40
+LAST_DAY = NOW.replace(hour=0, minute=0) - timedelta(days=1)  # the last day with items
+
+# (id, arrivals, now, silent?, reason fragment)
+SILENCE_CASES: list[tuple[str, list[datetime], datetime, bool, str]] = [
+    ("no items at all", [], NOW, False, "no items yet"),
+    ("three days are too few", daily(3, [(9, 0)]), NOW, False, "3 days only"),
+    (
+        "busy outlet at night is not silent",
+        daily(14, DAYTIME),
+        LAST_DAY + timedelta(hours=23, minutes=30),
+        False,
+        "usually at most 8h20m",
+    ),
+    (
+        "busy outlet quiet the next afternoon is still within twice its night",
+        daily(14, DAYTIME),
+        LAST_DAY + timedelta(hours=38),
+        False,
+        "quiet 16h20m",
+    ),
+    (
+        "busy outlet quiet into a second evening is silent",
+        daily(14, DAYTIME),
+        LAST_DAY + timedelta(hours=42),
+        True,
+        "quiet 20h20m",
+    ),
+    (
+        "twice a day, quiet 20 h",
+        daily(10, [(8, 0), (20, 0)]),
+        LAST_DAY + timedelta(hours=40),
+        False,
+        "usually at most 12h",
+    ),
+    (
+        "twice a day, quiet 30 h",
+        daily(10, [(8, 0), (20, 0)]),
+        LAST_DAY + timedelta(hours=50),
+        True,
+        "quiet 1d6h",
+    ),
+    (
+        "round the clock every 5 min, quiet 5 h: under the floor",
+        daily(7, [(hour, minute) for hour in range(24) for minute in range(0, 60, 5)]),
+        LAST_DAY + timedelta(hours=23, minutes=55) + timedelta(hours=5),
+        False,
+        "usually at most 5m",
+    ),
+    (
+        "round the clock every 5 min, quiet 7 h",
+        daily(7, [(hour, minute) for hour in range(24) for minute in range(0, 60, 5)]),
+        LAST_DAY + timedelta(hours=23, minutes=55) + timedelta(hours=7),
+        True,
+        "quiet 7h",
+    ),
+    (
+        "weekly column, quiet ten days",
+        [NOW - timedelta(days=7 * week + 10) for week in range(10)],
+        NOW,
+        False,
+        "usually at most 7d",
+    ),
+    (
+        "weekly column, quiet three weeks",
+        [NOW - timedelta(days=7 * week + 21) for week in range(10)],
+        NOW,
+        True,
+        "quiet 21d",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("arrivals", "now", "silent", "fragment"),
+    [case[1:] for case in SILENCE_CASES],
+    ids=[case[0] for case in SILENCE_CASES],
+)
+def test_silence(arrivals: list[datetime], now: datetime, silent: bool, fragment: str) -> None:
+    shuffled = list(arrivals)
+    random.Random(3).shuffle(shuffled)  # order of the input does not matter
+    verdict = silence(shuffled, now)
+    assert verdict.silent is silent
+    assert fragment in verdict.reason
