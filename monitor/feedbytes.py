@@ -274,7 +274,10 @@ def _guard_doctype(text: str, notes: list[str]) -> str:
     # One declaration per line: feedparser's own DOCTYPE handling expects that layout.
     replacement = f"<!DOCTYPE {root} [\n" + "\n".join(kept) + "\n]>" if kept else ""
     padding = original.count("\n") - replacement.count("\n")
-    return text[:start] + replacement + "\n" * max(padding, 0) + text[end:]
+    rest = text[end:]
+    while padding < 0 and rest.startswith("\n"):  # keep later line numbers where we can
+        rest, padding = rest[1:], padding + 1
+    return text[:start] + replacement + "\n" * max(padding, 0) + rest
 
 
 def _find_doctype(text: str) -> tuple[int, int, int, int] | None:

@@ -69,6 +69,7 @@ _MAX_INTERVAL = 366 * 86_400
 
 _TAG_RE = re.compile(r"<(?:/?[A-Za-z][^<>]*|!--.*?--)>", re.DOTALL)
 _SPACE_RE = re.compile(r"\s+")
+_PROLOG_NOISE_RE = re.compile(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>", re.DOTALL)
 _ESCAPED_TAG_RE = re.compile(r"&lt;/?[A-Za-z][A-Za-z0-9]*(?:\s|/?&gt;)")
 
 
@@ -313,10 +314,17 @@ def _describe(exc: object) -> str:
 
 
 def _not_a_feed_reason(data: bytes) -> str:
-    head = data[:4096].decode("utf-8", "replace").lower()
-    if "<html" in head or "<!doctype html" in head or "<body" in head:
+    head = data[:8192].decode("utf-8", "replace")
+    head = _PROLOG_NOISE_RE.sub("", head).lstrip()
+    lowered = head[:4096].lower()
+    if "<html" in lowered or "<!doctype html" in lowered or lowered.startswith(("<head", "<body")):
         return "not a feed: the body is an HTML page"
-    root = re.search(r"<([a-z_][\w:.-]*)", head.split("?>", 1)[-1])
+    if not head:
+        return "not a feed: the document has no elements"
+    if head.startswith(("{", "[")):
+        return "not a feed: the body is JSON, not RSS or Atom"
+    root = re.match(r"<([A-Za-z_][\w:.-]*)", head)
     if root:
         return f"not a feed: root element <{root.group(1)}> is not rss, rdf:RDF or feed"
-    return "not a feed: no XML markup found"
+    snippet = _SPACE_RE.sub(" ", head[:40])
+    return f"not a feed: no XML markup (the body starts with {snippet!r})"
