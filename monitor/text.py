@@ -13,6 +13,7 @@ Everything here is pure: strings in, strings out.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -42,15 +43,16 @@ MAX_INPUT_CHARS: Final = 2_000_000
 _HEBREW_LETTERS = "\u05d0-\u05ea"
 
 
-def _build_fold_table() -> dict[int, str | None]:
+@functools.cache
+def _fold_table() -> dict[int, str | None]:
     """One ``str.translate`` table doing every per-character step of :func:`fold`.
 
-    Built once at import (~30 ms): scanning the code space with :mod:`unicodedata` keeps the
-    table complete (every combining mark, every decimal digit, every precomposed Latin letter)
-    without hand-written ranges that would miss some.
+    Built on first use (~90 ms, so importing this module stays cheap). Scanning the code
+    space with :mod:`unicodedata` keeps the table complete (every combining mark, every
+    decimal digit, every precomposed letter) without hand-written ranges that miss some.
     """
     table: dict[int, str | None] = {}
-    for cp in range(0x80, 0x20000):
+    for cp in (*range(0x80, 0x20000), *range(0xE0000, 0xE0080)):
         if 0xD800 <= cp <= 0xDFFF:
             table[cp] = None  # lone surrogates: not text
             continue
@@ -70,10 +72,15 @@ def _build_fold_table() -> dict[int, str | None]:
             base = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
             if base != decomposed and base:
                 table[cp] = base  # é -> e, ç -> c: precomposed Latin (and other) letters
-    # C0 controls other than whitespace vanish; whitespace stays whitespace.
+        elif cat[0] in "PSZ":
+            table[cp] = " "  # punctuation, symbols (emoji too) and spaces of every script
+    # C0 controls other than whitespace vanish; whitespace stays whitespace. ASCII
+    # punctuation is a space, except the quotes that steps 3 and 4 of fold() still need.
     for cp in range(0x20):
         table[cp] = " " if chr(cp) in "\t\n\r\x0b\x0c" else None
     table[0x7F] = None
+    for ch in "!#$%&()*+,-./:;<=>?@[\\]^_{|}~":
+        table[ord(ch)] = " "
     letters = {
         # Arabic: hamza-on-alef variants and wasla are one letter for matching; alef maqsura
         # and ya, ta marbuta and ha are confused in practice (and in Moroccan typing).
@@ -136,15 +143,13 @@ def _build_fold_table() -> dict[int, str | None]:
     return table
 
 
-_FOLD_TABLE: Final = _build_fold_table()
 # A quote mark right after a Hebrew letter is a geresh or gershayim in an abbreviation or a
 # transliteration (צה"ל, ג'ורג'): removed so that צה"ל, צה״ל and צהל meet.
-_HEBREW_GERESH: Final = re.compile(f"(?<=[{_HEBREW_LETTERS}])['\"]")
+_HEBREW_GERESH: Final = re.compile(f"([{_HEBREW_LETTERS}])['\"]")
 # French elided articles and conjunctions before a word: l'armée -> armée, qu'il -> il.
-_FRENCH_ELISION: Final = re.compile(r"\b(?:jusqu|lorsqu|puisqu|qu|[ldjnstmc])'(?=\w)")
 # English possessive: Israel's -> israel (the article word must match the tag term).
-_ENGLISH_POSSESSIVE: Final = re.compile(r"(?<=\w)'s\b")
-_NON_WORD: Final = re.compile(r"[\W_]+")
+_APOSTROPHE: Final = re.compile(r"\b(?:jusqu|lorsqu|puisqu|qu|[ldjnstmc])'(?=\w)|(?<=\w)'s\b")
+_QUOTES_TO_SPACE: Final = str.maketrans("'\"", "  ")
 
 
 def fold(text: str) -> str:
@@ -167,22 +172,25 @@ def fold(text: str) -> str:
        ג'ורג' -> גורג).
     4. French elisions removed (``l' d' j' n' s' t' m' c' qu' jusqu' lorsqu' puisqu'``),
        English possessive ``'s`` removed.
-    5. Everything that is not a letter or a digit (punctuation of every script, dashes,
-       symbols, emoji, underscore) becomes a space; whitespace is collapsed and trimmed.
+    5. Everything that is not a letter, a digit or a mark (punctuation of every script,
+       dashes, symbols, emoji, underscore, remaining quotes) is a space (done in the table of
+       step 2 for speed); whitespace is collapsed and trimmed.
 
     Hebrew final letters are kept (their position already makes them consistent), and no
     stemming or clitic removal happens here: tagging handles Arabic and Hebrew prefixes.
     """
     if not text:
         return ""
-    if not text.isascii():
+    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    text = text.casefold().translate(_FOLD_TABLE)
-    if "'" in text or '"' in text:
-        text = _HEBREW_GERESH.sub("", text)
-        text = _FRENCH_ELISION.sub("", text)
-        text = _ENGLISH_POSSESSIVE.sub("", text)
-    return _NON_WORD.sub(" ", text).strip()
+    text = text.casefold().translate(_fold_table())
+    has_apostrophe = "'" in text
+    if has_apostrophe or '"' in text:
+        text = _HEBREW_GERESH.sub(r"\1", text)
+        if has_apostrophe:
+            text = _APOSTROPHE.sub("", text)
+        text = text.translate(_QUOTES_TO_SPACE)
+    return " ".join(text.split())
 
 
 def words(folded: str) -> list[str]:
