@@ -58,6 +58,7 @@ ERROR_JITTER = 0.20  # up to -20 % on backoff delays
 ERROR_CLASSES: dict[str, int] = {
     "network": 1,
     "5xx": 1,
+    "store": 1,  # our database refused items: the feed is fine, retry soon
     "timeout": 2,
     "429": 3,
     "http": 3,
@@ -150,6 +151,8 @@ def error_class(outcome: FetchOutcome, http_status: int | None) -> str:
             return "robots"
         case FetchOutcome.REDIRECT_ERROR:
             return "redirect"
+        case FetchOutcome.STORE_ERROR:
+            return "store"
     if http_status == 429:
         return "429"
     if http_status is not None and 500 <= http_status <= 599:

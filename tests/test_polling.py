@@ -13,6 +13,7 @@ import pytest
 
 from monitor.outcomes import FetchOutcome as O
 from monitor.polling import (
+    ERROR_CLASSES,
     PollInput,
     error_class,
     format_duration,
@@ -226,6 +227,7 @@ ERROR_CASES: list[tuple[str, dict[str, Any], float, timedelta, timedelta, str]] 
     ("too large", failed(O.TOO_LARGE, 200), 0.0, H, 15 * M, "too_large error"),
     ("robots denied", failed(O.ROBOTS_DENIED, None), 0.0, 6 * H, 15 * M, "robots error"),
     ("redirect loop", failed(O.REDIRECT_ERROR, 301), 0.0, H, 15 * M, "redirect error"),
+    ("store error retries soon", failed(O.STORE_ERROR, 200, 2), 0.0, 10 * M, 15 * M, "store"),
     ("http error without status", failed(O.HTTP_ERROR, None), 0.0, 15 * M, 15 * M, "http error"),
     ("11th, 12th, 13th", failed(O.NETWORK_ERROR, None, 12), 0.0, 24 * H, 15 * M, "12th"),
     ("a thousand errors: still daily", failed(O.TIMEOUT, None, 1000), 0.0, 24 * H, 15 * M, "cap"),
@@ -580,6 +582,7 @@ def test_format_duration(delta: timedelta, text: str) -> None:
         (O.TOO_LARGE, 200, "too_large"),
         (O.ROBOTS_DENIED, None, "robots"),
         (O.REDIRECT_ERROR, 302, "redirect"),
+        (O.STORE_ERROR, 200, "store"),
     ],
 )
 def test_error_class(outcome: O, status: int | None, kind: str) -> None:
@@ -680,3 +683,9 @@ def test_silence(arrivals: list[datetime], now: datetime, silent: bool, fragment
     verdict = silence(shuffled, now)
     assert verdict.silent is silent
     assert fragment in verdict.reason
+
+
+def test_every_failure_outcome_has_a_backoff_class() -> None:
+    for outcome in O:
+        if not outcome.is_success:
+            assert error_class(outcome, None) in ERROR_CLASSES
