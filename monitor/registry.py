@@ -73,6 +73,12 @@ def _check_url(url: object) -> str:
 
 
 def _spec(node: yaml.MappingNode, entry: dict[str, object], where: str) -> FeedSpec:
+    if entry.get("id") not in (None, ""):
+        where = f"{where} (id {entry['id']})"
+    keys = [key.value for key, _ in node.value]
+    doubled = sorted({key for key in keys if keys.count(key) > 1})
+    if doubled:
+        raise RegistryError(f"{where}: key {doubled[0]!r} given twice")
     unknown = sorted(set(entry) - set(KEYS_REQUIRED) - set(KEYS_OPTIONAL))
     if unknown:
         allowed = ", ".join(KEYS_REQUIRED + KEYS_OPTIONAL)
@@ -81,7 +87,6 @@ def _spec(node: yaml.MappingNode, entry: dict[str, object], where: str) -> FeedS
     if missing:
         raise RegistryError(f"{where}: missing {', '.join(missing)}")
     feed_id = str(entry["id"])
-    where = f"{where} (id {feed_id})"
     if not _SLUG.match(feed_id):
         raise RegistryError(f"{where}: id must be lower-case letters, digits, '-' or '_'")
     country = str(entry["country"]).upper()
