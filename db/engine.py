@@ -68,9 +68,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-@functools.cache
 def get_engine(url: str) -> Engine:
     """The process-wide engine for `url`, created on first use."""
+    return _engine(normalise_url(url))
+
+
+@functools.cache
+def _engine(url: str) -> Engine:
     return make_engine(url)
 
 
@@ -96,7 +100,7 @@ def head_revision() -> str | None:
 
 def upgrade(url: str) -> bool:
     """Migrate the schema to head; return True when anything was applied."""
-    engine = get_engine(normalise_url(url))
+    engine = get_engine(url)
     try:
         before = current_revision(engine)
     except OperationalError as exc:
@@ -113,4 +117,4 @@ def upgrade(url: str) -> bool:
 def open_database(url: str) -> Engine:
     """The engine for `url`, with the schema migrated (a fresh database is set up)."""
     upgrade(url)
-    return get_engine(normalise_url(url))
+    return get_engine(url)

@@ -20,6 +20,7 @@ class FetchOutcome(StrEnum):
     TOO_LARGE = "too_large"  # body over the size limit (or a decompression bomb)
     ROBOTS_DENIED = "robots_denied"  # robots.txt forbids the feed URL
     REDIRECT_ERROR = "redirect_error"  # redirect loop, too many hops, or a forbidden target
+    STORE_ERROR = "store_error"  # fetched and parsed, but some items could not be stored
 
     @property
     def is_success(self) -> bool:

@@ -25,6 +25,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "MONITOR_POLL_TICK": ("60", "seconds between the daemon's crawl ticks"),
     "MONITOR_CRAWL_TIMEOUT": ("900", "seconds a crawl child process may run before it is stopped"),
     "MONITOR_DEDUPE_WINDOW_DAYS": ("7", "days within which copies are matched to a story"),
+    "MONITOR_DOWNLOAD_DELAY": ("1.0", "seconds between two requests to the same host"),
+    "MONITOR_DOWNLOAD_TIMEOUT": ("20", "seconds a feed or page download may take"),
     "MONITOR_USER_AGENT": (
         "media-monitor/0.1 (+https://example.org/media-monitor; feed reader)",
         "User-Agent sent with every request",
@@ -57,6 +59,8 @@ class Config:
     crawl_timeout: int
     dedupe_window_days: int
     user_agent: str
+    download_delay: float
+    download_timeout: int
     smtp_host: str
     smtp_port: int | None
     smtp_user: str
@@ -100,6 +104,16 @@ def _int(name: str, value: str, *, minimum: int = 1) -> int:
         raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _float(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{name} must not be negative, got {number}")
     return number
 
 
@@ -160,6 +174,8 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         crawl_timeout=_int("MONITOR_CRAWL_TIMEOUT", get("MONITOR_CRAWL_TIMEOUT")),
         dedupe_window_days=_int("MONITOR_DEDUPE_WINDOW_DAYS", get("MONITOR_DEDUPE_WINDOW_DAYS")),
         user_agent=get("MONITOR_USER_AGENT"),
+        download_delay=_float("MONITOR_DOWNLOAD_DELAY", get("MONITOR_DOWNLOAD_DELAY")),
+        download_timeout=_int("MONITOR_DOWNLOAD_TIMEOUT", get("MONITOR_DOWNLOAD_TIMEOUT")),
         smtp_host=get("MONITOR_SMTP_HOST"),
         smtp_port=_int("MONITOR_SMTP_PORT", port_text) if port_text else None,
         smtp_user=get("MONITOR_SMTP_USER"),

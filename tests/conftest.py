@@ -23,9 +23,7 @@ from db.engine import get_engine, normalise_url, session_factory, upgrade
 from db.models import Base
 from tests.feedserver import FeedServer
 
-PG_URL = os.environ.get(
-    "MONITOR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("MONITOR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 DATA = Path(__file__).resolve().parent / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -35,7 +35,7 @@ Handler = Callable[[BaseHTTPRequestHandler], None]
 
 
 class FeedServer:
-    """`with FeedServer() as server: server.route("/a.xml", Route(body=...)); server.url("/a.xml")`"""
+    """A threaded loopback server: `server.route(path, Route(...))`, then `server.url(path)`."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Route | Handler] = {}

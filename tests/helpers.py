@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from email.utils import format_datetime
 from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -43,12 +43,19 @@ def run_monitor(
     )
 
 
-def rss(items: Sequence[Mapping[str, object]], *, title: str = "Feed", lang: str = "en",
-        encoding: str = "utf-8") -> bytes:
+def rss(
+    items: Sequence[Mapping[str, object]],
+    *,
+    title: str = "Feed",
+    lang: str = "en",
+    encoding: str = "utf-8",
+) -> bytes:
     """An RSS 2.0 document; each item may have guid, link, title, description, pubDate."""
-    parts = [f'<?xml version="1.0" encoding="{encoding}"?>\n<rss version="2.0"><channel>'
-             f"<title>{escape(title)}</title><link>http://127.0.0.1/</link>"
-             f"<language>{lang}</language>"]
+    parts = [
+        f'<?xml version="1.0" encoding="{encoding}"?>\n<rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>http://127.0.0.1/</link>"
+        f"<language>{lang}</language>"
+    ]
     for item in items:
         parts.append("<item>")
         for key in ("title", "link", "guid", "description"):
