@@ -14,8 +14,9 @@ Encoding, in this order (first that applies wins):
 3. the HTTP ``charset``, then the XML declaration's ``encoding``, when the codec is known,
    ASCII-compatible, and decodes the body without error (ISO-8859-1 and US-ASCII are read
    as windows-1252, as browsers do);
-4. mostly UTF-8 (at least four valid non-ASCII characters per invalid sequence): UTF-8
-   with the invalid sequences replaced by U+FFFD;
+4. mostly UTF-8 (at least as many valid non-ASCII characters as invalid sequences: text in
+   a single-byte encoding is nearly all invalid sequences): UTF-8 with the invalid sequences
+   replaced by U+FFFD;
 5. the language the feed declares (``<language>``, ``xml:lang``, ``dc:language``): Hebrew
    windows-1255, Arabic windows-1256;
 6. the candidate among windows-1252, -1255 and -1256 whose decoding gives the most words
@@ -140,7 +141,7 @@ def _decode(body: bytes, content_type: str | None, notes: list[str]) -> tuple[st
     lenient = body.decode("utf-8", "replace")
     invalid = lenient.count("\ufffd")
     valid = sum(1 for ch in lenient if ord(ch) > 0x7F) - invalid
-    if valid >= 4 * invalid:
+    if valid >= invalid:
         notes.append(f"{invalid} invalid utf-8 sequences replaced (declared {described})")
         return lenient, "utf-8"
 
@@ -258,22 +259,23 @@ def _guard_doctype(text: str, notes: list[str]) -> str:
     if span is None:
         return text
     start, subset_start, subset_end, end = span
-    original = text[start:end]
+    if subset_start < 0:
+        # Nothing declared inline; an external DTD is never loaded (feedparser turns external
+        # entities off and drops the DOCTYPE), and its public id tells RSS 0.91 apart.
+        return text
     kept: list[str] = []
     dropped = 0
-    if subset_start >= 0:
-        for declaration in _declarations(text[subset_start:subset_end]):
-            if len(kept) < _MAX_ENTITIES and _is_safe_entity(declaration):
-                kept.append(declaration)
-            elif declaration.startswith("<!ENTITY"):
-                dropped += 1
+    for declaration in _declarations(text[subset_start:subset_end]):
+        if len(kept) < _MAX_ENTITIES and _is_safe_entity(declaration):
+            kept.append(declaration)
+        elif declaration.startswith("<!ENTITY"):
+            dropped += 1
     if dropped:
         notes.append(f"{dropped} unsafe entity declarations removed from the DOCTYPE")
-    name = re.match(r"<!DOCTYPE\s+([^\s\[>]+)", original, re.IGNORECASE)
-    root = name.group(1) if name else "feed"
+    head = text[start : subset_start - 1].rstrip()
     # One declaration per line: feedparser's own DOCTYPE handling expects that layout.
-    replacement = f"<!DOCTYPE {root} [\n" + "\n".join(kept) + "\n]>" if kept else ""
-    padding = original.count("\n") - replacement.count("\n")
+    replacement = f"{head} [\n" + "\n".join(kept) + "\n]>" if kept else f"{head}>"
+    padding = text.count("\n", start, end) - replacement.count("\n")
     rest = text[end:]
     while padding < 0 and rest.startswith("\n"):  # keep later line numbers where we can
         rest, padding = rest[1:], padding + 1

@@ -181,7 +181,8 @@ def _entry(
         content_html=_content(raw),
         author=_plain(raw.get("author"), 500) or None,
         published=_date(raw.get("published_parsed"), now),
-        updated=_date(raw.get("updated_parsed"), now),
+        # dict.get: FeedParserDict would fall back to the publication date (with a warning)
+        updated=_date(dict.get(raw, "updated_parsed") if isinstance(raw, dict) else None, now),
         language=language,
         categories=_categories(raw.get("tags")),
     )
