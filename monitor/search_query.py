@@ -236,6 +236,11 @@ class _Parser:
             return Not(self.unary())
         if tok.kind == "(":
             self.i += 1
+            inner = self.peek()
+            if inner is None:
+                raise QueryError(f"missing ')' for the '(' at position {tok.pos + 1}")
+            if inner.kind == ")":
+                raise QueryError(f"empty parentheses at position {tok.pos + 1}")
             node = self.or_()
             close = self.peek()
             if close is None or close.kind != ")":
@@ -497,12 +502,19 @@ def positive_terms(node: Node) -> Iterator[Term]:
             yield from positive_terms(item)
 
 
-def snippet(node: Node, text: str, *, size: int = 24, mark: tuple[str, str] = ("[", "]")) -> str:
+def snippet(
+    node: Node,
+    text: str,
+    *,
+    size: int = 24,
+    mark: tuple[str, str] = ("[", "]"),
+    require_hit: bool = False,
+) -> str:
     """A window of about ``size`` words of display ``text`` around the best run of hits.
 
     Hits are the words the query looks for, found the way search finds them (folded,
     with clitics and suffixes) and shown as written, wrapped in ``mark``. Without a hit
-    the text's first words are returned.
+    the text's first words are returned, or "" when ``require_hit``.
     """
     chunks = text.split()
     if not chunks:
@@ -519,6 +531,8 @@ def snippet(node: Node, text: str, *, size: int = 24, mark: tuple[str, str] = ("
             for j in range(start, start + len(term.words)):
                 hit[owner[j]] = True
     hits = [i for i, h in enumerate(hit) if h]
+    if require_hit and not hits:
+        return ""
     begin = 0
     if hits:  # the window holding the most hits, its first hit a few words in
         best = max(hits, key=lambda h: sum(1 for x in hits if h <= x < h + size))

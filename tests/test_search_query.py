@@ -90,7 +90,8 @@ ERRORS: list[tuple[str, str]] = [
     ("-חמאס -חיזבאללה", "only excludes"),
     ("Gantz OR -Hamas", "a side of OR only excludes"),
     ("Gantz -(Hamas OR -Rabat)", "a side of OR only excludes"),
-    ("()", "empty query or group"),
+    ("()", "empty parentheses at position 1"),
+    ("Gantz (", "missing ')' for the '(' at position 7"),
     ('""', "quoted phrase at position 1 has no words"),
     ("!!! ,,, *", "nothing to search for"),
     ("a " * 40, "too many words"),
@@ -295,3 +296,8 @@ def test_snippet_windows_long_text_around_hits() -> None:
     assert shown.startswith("… ") and shown.endswith(" …")
     assert "[Gantz]" in shown
     assert len(shown.split()) == 12
+
+
+def test_snippet_can_require_a_hit() -> None:
+    assert snippet(parse("Gantz"), "nothing here", require_hit=True) == ""
+    assert snippet(parse("Gantz"), "", require_hit=True) == ""

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "feeds",
     "crawl",
     "articles",
+    "search",
     "status",
     "db",
     "demo",
