@@ -66,7 +66,8 @@ def _fold_table() -> dict[int, str | None]:
         elif cat in {"Cf", "Cc"}:
             # Zero-width (U+200B-D, U+2060, U+FEFF), bidi marks and embeddings (U+200E/F,
             # U+202A-E, U+2066-9, U+061C), soft hyphen: invisible, they only split words.
-            table[cp] = None
+            # C1 controls vanish too, except NEL, which is a line break.
+            table[cp] = " " if ch.isspace() else None
         elif cat.startswith("L"):
             decomposed = unicodedata.normalize("NFD", ch)
             base = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
@@ -294,8 +295,6 @@ def _walk(root: etree._Element) -> str:
                     continue
             elif name in _PARAGRAPH_TAGS:
                 parts.append("\n\n")
-            elif name in _LINE_TAGS and name != "br":
-                parts.append("\n")
             if el.tail and el is not root:
                 parts.append(el.tail)
     return "".join(parts)
@@ -393,15 +392,16 @@ _BOILERPLATE_LINE: Final = re.compile(
             r"|שם|אימייל|דוא ?ל|אתר|תגובה|אתר אינטרנט)$",
             # subscribe / newsletter prompts
             r"^(?:subscribe|sign up) (?:now|today|here|to|for)\b"
-            r"|\bsubscribe (?:now|today|here)\b|\b(?:our|the) newsletter\b|^newsletter\b"
+            r"|\bsubscribe (?:now|today|here)\b|\b(?:to|for) our newsletter\b|^newsletter\b"
             r"|\breal time updates\b",
-            r"\babonnez vous\b|\binscrivez vous\b|\bnotre newsletter\b"
+            r"\babonnez vous\b|\binscrivez vous\b|\ba notre newsletter\b"
             r"|\bmises a jour en temps reel\b",
             r"\bاشترك(?:وا)? (?:الان|معنا|بالنشره|بقناه|لتصلك|ليصلك|في (?:النشره|نشرتنا|قناتنا))"
             r"|\bللاشتراك في\b|النشره البريديه|\bتحديثات في الوقت الفعلي\b",
             r"^(?:הירשמו|הרשמו)\b|\bהצטרפו (?:לערוץ|לקבוצת|לניוזלטר|אלינו)\b|\bלניוזלטר\b",
             # related-article and "read also" lines (a link to another story)
-            r"^(?:read (?:also|more)|see also|continue reading|related(?: posts| articles)?"
+            r"^(?:read (?:also|more)|see also|continue reading|related$"
+            r"|related (?:posts|articles|stories)"
             r"|you may also like|more on this"
             r"|lire (?:aussi|egalement|la suite|plus)|a lire (?:aussi|egalement)|voir aussi"
             r"|articles similaires|vous aimerez aussi|sur le meme sujet"
@@ -409,13 +409,13 @@ _BOILERPLATE_LINE: Final = re.compile(
             r"|قد يعجبك (?:ايضا)?|المزيد من الاخبار"
             r"|קרא(?:ו)? (?:גם|עוד)|להמשך קריאה|כתבות נוספות|עוד בנושא)\b",
             # tags and copyright
-            r"^(?:tags|tagged|mots cles|etiquettes|الوسوم|وسوم|الكلمات المفتاحيه|كلمات مفتاحيه"
+            r"^(?:tags|mots cles|etiquettes|الوسوم|وسوم|الكلمات المفتاحيه|كلمات مفتاحيه"
             r"|תגיות)\b",
             r"\ball rights reserved\b|\btous droits reserves\b|جميع الحقوق محفوظه"
             r"|כל הזכויות שמורות|^copyright\b",
             # "follow us" and share prompts
             r"^(?:follow us|suivez nous|تابعونا|עקבו אחרינו)\b"
-            r"|^(?:share this|share on|partager (?:sur|cet article|l article)"
+            r"|^(?:share this|share on|partager (?:sur|cet article|article)"
             r"|شارك(?:وا)? (?:هذا المقال|هذا الخبر|المقال|الخبر)\b"
             r"|(?:שתפו|שתף)(?: (?:את )?(?:הכתבה|הידיעה|בפייסבוק|בוואטסאפ|בטוויטר))?$)",
         )
