@@ -350,6 +350,13 @@ _APPEARED_FIRST: Final = re.compile(
     r")\s*\.?\s*$",
     re.M,
 )
+_APPEARED_FIRST_MARKERS: Final = (
+    "appeared first",
+    "first appeared",
+    "apparu en premier",
+    "ظهرت",
+    "הופיע",
+)
 # WordPress's excerpt marker, shown as a plain ellipsis.
 _EXCERPT_MORE: Final = re.compile(r"\s*\[(?:…|\.\.\.|&hellip;)\]\s*$", re.M)
 # "Continue reading …" and "Read more" at the end of an excerpt.
@@ -413,6 +420,8 @@ _BOILERPLATE_LINE: Final = re.compile(
             r"|תגיות)\b",
             r"\ball rights reserved\b|\btous droits reserves\b|جميع الحقوق محفوظه"
             r"|כל הזכויות שמורות|^copyright\b",
+            # a recurring note of one registry outlet (Arutz Sheva's English feed)
+            r"^arutz sheva israel national news north american desk\b",
             # "follow us" and share prompts
             r"^(?:follow us|suivez nous|تابعونا|עקבו אחרינו)\b"
             r"|^(?:share this|share on|partager (?:sur|cet article|article)"
@@ -434,6 +443,7 @@ _NETWORKS: Final = _wordset(
     "ווטסאפ טלגרם "
 )
 # View, comment and reading-time counters: "0 132", "132 vues", "5 min read".
+_BARE_COUNTER: Final = re.compile(r"^\d{1,9}(?:[ \t]+\d{1,9}){0,3}$")
 _COUNTER_WORDS: Final = _wordset(
     "views view comments comment likes shares reads min mins minutes read "
     "vues vue commentaires commentaire partages lecture de مشاهده مشاهدات "
@@ -459,8 +469,13 @@ def is_boilerplate_line(line: str) -> bool:
         # Only punctuation or symbols (separators like "***", lone emoji): not text.
         return True
     tokens = folded.split()
-    if all(t.isdigit() or t in _COUNTER_WORDS for t in tokens) and any(t.isdigit() for t in tokens):
-        return True
+    if any(t.isdigit() for t in tokens) and all(t.isdigit() or t in _COUNTER_WORDS for t in tokens):
+        # "132 views", "5 min read"; bare numbers only as a counter widget prints them
+        # ("0 132"): a line such as "1.65%" or "2 > 1" is content.
+        if len(tokens) > len([t for t in tokens if t.isdigit()]):
+            return True
+        if _BARE_COUNTER.match(stripped):
+            return True
     if all(t in _SHARE_WORDS for t in tokens) and any(t in _NETWORKS for t in tokens):
         return True
     return _BOILERPLATE_LINE.search(folded) is not None
@@ -479,7 +494,8 @@ def strip_boilerplate(text: str) -> str:
     """
     if not text:
         return ""
-    text = _APPEARED_FIRST.sub("", text)
+    if any(marker in text for marker in _APPEARED_FIRST_MARKERS):
+        text = _APPEARED_FIRST.sub("", text)
     text = _READ_MORE_TAIL.sub("", text)
     text = _EXCERPT_MORE.sub(" …", text)
     kept = [line for line in text.split("\n") if not is_boilerplate_line(line)]

@@ -202,6 +202,10 @@ def test_strip_boilerplate_is_idempotent() -> None:
     ("line", "expected"),
     [
         ("0 132", True),
+        ("١٣٢", True),
+        ("1.65%", False),
+        ("2 > 1", False),
+        ("12 vues 3 commentaires", True),
         ("   ", False),
         ("Website", True),
         ("الاسم *", True),
