@@ -46,6 +46,7 @@ _ALIASES: Final[dict[str, tuple[str, ...]]] = {
         "ومع",
         "وكاله المغرب العربي للانباء",
         "lamap",
+        "لاماب",
         "maghreb arabe presse",
         "agence maghreb arabe presse",
     ),
@@ -116,6 +117,7 @@ _SOURCE_WORD: Final = r"(?:source|sources|credit|المصدر|المصادر|ה�
 # Whole-line credits, on the folded line.
 _LINE_AGENCY: Final = re.compile(rf"^(?:{_SOURCE_WORD} )?(?:{_CONNECT} )?(?P<ag>{_AG_LIST})$")
 _LINE_OUTLET_WITH: Final = re.compile(rf"^\S+(?: \S+)? (?:avec|with) (?P<ag>{_AG_LIST})$")
+_LINE_OUTLET_AGENCY: Final = re.compile(rf"^\S+(?: \S+)? (?P<ag>{_AG_LIST})$")
 _LINE_BYLINE: Final = re.compile(rf"^(?:by|par|بقلم|מאת) (?:\S+ ){{1,5}}?(?P<ag>{_AG_LIST})$")
 _LINE_CONTRIBUTED: Final = re.compile(
     rf"^(?P<ag>{_AG_LIST}) contributed (?:to this report|reporting)$"
@@ -181,13 +183,14 @@ def _line_origin(raw: str) -> str | None:
         m = pattern.match(folded)
         if m:
             return origin_of(m.group("ag"))
+    m = _LINE_OUTLET_WITH.match(folded)
+    if m:
+        return origin_of(m.group("ag"))
     has_separator = _SEPARATOR.search(raw) is not None
-    if has_separator or "avec" in folded or "with" in folded:
-        m = _LINE_OUTLET_WITH.match(folded)
-        if m:
-            return origin_of(m.group("ag"))
     if has_separator:
-        m = _LINE_BYLINE.match(folded)
+        # "هسبريس - و.م.ع", "Hespress / AFP", "By Jane Doe, JNS": the separator marks
+        # the agency as a credit, not the end of a sentence.
+        m = _LINE_OUTLET_AGENCY.match(folded) or _LINE_BYLINE.match(folded)
         if m:
             return origin_of(m.group("ag"))
     if _LINE_REUTERS_STYLE.match(folded):
