@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -32,8 +33,48 @@ class StoredArticle:
     matched_on: str  # canonical_url, alias, guid or title
 
 
-def _first(session: Session, query: Select[Article]) -> Article | None:
-    return session.execute(query.limit(1)).scalars().first()
+_ARTICLE = cast(Table, Article.__table__)
+_ARTICLE_FEED = cast(Table, ArticleFeed.__table__)
+_ALIAS = cast(Table, ArticleAlias.__table__)
+_COLUMNS = (
+    Article.id,
+    Article.revision,
+    Article.content_hash,
+    Article.title_key,
+    Article.story_id,
+    Article.first_seen_at,
+    Article.canonical_url,
+    Article.guid,
+)
+# Built once: statement construction costs more than the query on SQLite. One round trip
+# finds every candidate by URL, alias or guid; `find_article` picks by priority.
+_BY_KEYS = (
+    select(*_COLUMNS)
+    .where(
+        Article.outlet_id == bindparam("outlet_id"),
+        or_(
+            Article.canonical_url == bindparam("url"),
+            Article.guid == bindparam("guid"),
+            Article.id.in_(
+                select(ArticleAlias.article_id).where(
+                    ArticleAlias.outlet_id == bindparam("outlet_id"),
+                    ArticleAlias.url == bindparam("url"),
+                )
+            ),
+        ),
+    )
+    .limit(4)
+)
+_BY_TITLE = (
+    select(*_COLUMNS)
+    .where(
+        Article.outlet_id == bindparam("outlet_id"),
+        Article.title_key == bindparam("title_key"),
+        Article.published_at.between(bindparam("earliest"), bindparam("latest")),
+    )
+    .limit(1)
+)
+_FEED_IDS = select(ArticleFeed.feed_id).where(ArticleFeed.article_id == bindparam("article_id"))
 
 
 def find_article(
@@ -48,55 +89,42 @@ def find_article(
     """The article of this outlet that an item is, by URL, then alias, then guid, then title.
 
     GUIDs lie: some sites reuse them for new stories. A guid-only match whose stored URL and
-    title both differ from the item's is treated as a different article.
+    title both differ from the item's is treated as a different article. Items with neither
+    URL nor guid are matched on their folded title within `TITLE_FALLBACK_WINDOW`.
     """
-    found: Article | None = None
+    found: Any = None  # a Row of _COLUMNS
     matched_on = ""
-    if canonical_url:
-        matched_on = "canonical_url"
-        found = _first(
-            session,
-            select(Article).where(
-                Article.outlet_id == outlet_id, Article.canonical_url == canonical_url
-            ),
-        )
-        if found is None:
-            matched_on = "alias"
-            found = _first(
-                session,
-                select(Article)
-                .join(ArticleAlias, ArticleAlias.article_id == Article.id)
-                .where(ArticleAlias.outlet_id == outlet_id, ArticleAlias.url == canonical_url),
-            )
-    if found is None and guid:
-        matched_on = "guid"
-        found = _first(
-            session, select(Article).where(Article.outlet_id == outlet_id, Article.guid == guid)
-        )
-        if (
-            found is not None
-            and canonical_url
-            and found.canonical_url
-            and found.canonical_url != canonical_url
-            and found.title_key != title_key
-        ):
-            found = None  # a reused guid: another story
-    if found is None and not canonical_url and not guid and title_key:
+    if canonical_url or guid:
+        rows = session.execute(
+            _BY_KEYS, {"outlet_id": outlet_id, "url": canonical_url, "guid": guid}
+        ).all()
+        by_url = [row for row in rows if canonical_url and row.canonical_url == canonical_url]
+        by_guid = [row for row in rows if guid and row.guid == guid]
+        by_alias = [row for row in rows if row not in by_url and row not in by_guid]
+        if by_url:
+            found, matched_on = by_url[0], "canonical_url"
+        elif by_alias and canonical_url:
+            found, matched_on = by_alias[0], "alias"
+        elif by_guid:
+            found, matched_on = by_guid[0], "guid"
+            stored_url = found.canonical_url
+            moved = bool(canonical_url and stored_url and stored_url != canonical_url)
+            if moved and found.title_key != title_key:
+                found = None  # a reused guid: another story
+    elif title_key:
+        found = session.execute(
+            _BY_TITLE,
+            {
+                "outlet_id": outlet_id,
+                "title_key": title_key,
+                "earliest": published_at - TITLE_FALLBACK_WINDOW,
+                "latest": published_at + TITLE_FALLBACK_WINDOW,
+            },
+        ).first()
         matched_on = "title"
-        found = _first(
-            session,
-            select(Article).where(
-                Article.outlet_id == outlet_id,
-                Article.title_key == title_key,
-                Article.published_at >= published_at - TITLE_FALLBACK_WINDOW,
-                Article.published_at <= published_at + TITLE_FALLBACK_WINDOW,
-            ),
-        )
     if found is None:
         return None
-    feed_ids = session.execute(
-        select(ArticleFeed.feed_id).where(ArticleFeed.article_id == found.id)
-    ).scalars()
+    feed_ids = session.execute(_FEED_IDS, {"article_id": found.id}).scalars()
     return StoredArticle(
         id=found.id,
         revision=found.revision,
@@ -114,12 +142,24 @@ def guid_taken(session: Session, outlet_id: int, guid: str) -> bool:
     return session.execute(query.limit(1)).first() is not None
 
 
+def _dialect_insert(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+@functools.cache
+def _statements(dialect_insert: Any) -> dict[str, Any]:
+    """Insert statements built once per dialect; each execution binds its own values."""
+    return {
+        "article": dialect_insert(_ARTICLE).on_conflict_do_nothing().returning(_ARTICLE.c.id),
+        "feed": dialect_insert(_ARTICLE_FEED).on_conflict_do_nothing(),
+        "alias": dialect_insert(_ALIAS).on_conflict_do_nothing().returning(_ALIAS.c.id),
+    }
+
+
 def insert_article(session: Session, values: Mapping[str, Any]) -> int | None:
     """Insert a new article; None when a concurrent writer stored the same identity first."""
-    dialect = session.get_bind().dialect.name
-    builder = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = builder(Article).values(**values).on_conflict_do_nothing().returning(Article.id)
-    return session.execute(statement).scalar_one_or_none()
+    statement = _statements(_dialect_insert(session))["article"]
+    return session.execute(statement, dict(values)).scalar_one_or_none()
 
 
 def update_article(
@@ -127,33 +167,26 @@ def update_article(
 ) -> int:
     """Store a new revision of an article, keeping its id; return the new revision number."""
     statement = (
-        update(Article)
-        .where(Article.id == article_id)
-        .values(**values, revision=Article.revision + 1, updated_at=now)
-        .returning(Article.revision)
+        update(_ARTICLE)
+        .where(_ARTICLE.c.id == article_id)
+        .values(**values, revision=_ARTICLE.c.revision + 1, updated_at=now)
+        .returning(_ARTICLE.c.revision)
     )
     return int(session.execute(statement).scalar_one())
 
 
 def link_feed(session: Session, article_id: int, feed_id: int, seen_at: datetime) -> None:
     """Remember that the article appeared in this feed (idempotent)."""
-    dialect = session.get_bind().dialect.name
-    builder = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = _statements(_dialect_insert(session))["feed"]
     session.execute(
-        builder(ArticleFeed)
-        .values(article_id=article_id, feed_id=feed_id, first_seen_at=seen_at)
-        .on_conflict_do_nothing()
+        statement, {"article_id": article_id, "feed_id": feed_id, "first_seen_at": seen_at}
     )
 
 
 def add_alias(session: Session, outlet_id: int, url: str, article_id: int) -> bool:
     """Make `url` another identity key of the article; False when it already names one."""
-    dialect = session.get_bind().dialect.name
-    builder = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = _statements(_dialect_insert(session))["alias"]
     result = session.execute(
-        builder(ArticleAlias)
-        .values(outlet_id=outlet_id, url=url, article_id=article_id)
-        .on_conflict_do_nothing()
-        .returning(ArticleAlias.id)
+        statement, {"outlet_id": outlet_id, "url": url, "article_id": article_id}
     )
     return result.scalar_one_or_none() is not None

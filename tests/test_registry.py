@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.registry import RegistryError, load_registry, outlet_slug, parse_interval, parse_registry
+from monitor.registry import (
+    RegistryError,
+    load_registry,
+    outlet_slug,
+    parse_interval,
+    parse_registry,
+)
 
 GOOD = """\
 feeds:
@@ -43,8 +49,14 @@ def test_shipped_registry_covers_both_countries_and_four_languages() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("    interval: 15m", "    intervall: 15m"), ":2 (id hespress-ar): unknown key 'intervall'"),
-        (("id: ynet-he", "id: hespress-ar"), ":8: duplicate id 'hespress-ar' (first defined on line 2)"),
+        (
+            ("    interval: 15m", "    intervall: 15m"),
+            ":2 (id hespress-ar): unknown key 'intervall'",
+        ),
+        (
+            ("id: ynet-he", "id: hespress-ar"),
+            ":8: duplicate id 'hespress-ar' (first defined on line 2)",
+        ),
         (("https://www.hespress.com/feed", "ftp://hespress.com/feed"), "is not an http(s) URL"),
         (("https://www.hespress.com/feed", "hespress.com/feed"), ":2 (id hespress-ar): url"),
         (("language: he", "language: de"), ":8 (id ynet-he): language 'de'"),
@@ -53,7 +65,10 @@ def test_shipped_registry_covers_both_countries_and_four_languages() -> None:
         (("interval: 15m", "interval: 10s"), "shorter than a minute"),
         (("fulltext: true", "fulltext: maybe"), "fulltext must be true or false"),
         (("    outlet: Ynet\n", ""), ":8 (id ynet-he): missing outlet"),
-        (("country: il", "country: IL\n    outlet: Ynet"), ":8 (id ynet-he): key 'outlet' given twice"),
+        (
+            ("country: il", "country: IL\n    outlet: Ynet"),
+            ":8 (id ynet-he): key 'outlet' given twice",
+        ),
     ],
 )
 def test_mistakes_are_named(change: tuple[str, str], message: str) -> None:
@@ -79,7 +94,8 @@ def test_document_shape_errors(text: str, message: str) -> None:
 
 def test_outlet_country_must_agree() -> None:
     text = GOOD + GOOD.split("feeds:\n", 1)[1].replace("hespress-ar", "hespress-fr").replace(
-        "ynet-he", "ynet-en").replace("country: MA", "country: IL")
+        "ynet-he", "ynet-en"
+    ).replace("country: MA", "country: IL")
     with pytest.raises(RegistryError, match="outlet 'Hespress' has country IL"):
         parse_registry(text)
 
@@ -87,7 +103,7 @@ def test_outlet_country_must_agree() -> None:
 def test_helpers() -> None:
     assert outlet_slug("Médias24") == "medias24"
     assert outlet_slug("Times of Israel") == "times-of-israel"
-    assert outlet_slug("الناس") .startswith("outlet-")
+    assert outlet_slug("الناس").startswith("outlet-")
     assert parse_interval("2h") == 7200 and parse_interval(600) == 600
 
 
