@@ -16,6 +16,7 @@ from monitor.parsing import (
     ParsedFeed,
     parse_feed,
 )
+from monitor.registry import load_registry
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -514,3 +515,35 @@ def test_safe_internal_entities_still_work() -> None:
     assert feed.title == "Le Courrier"
     assert titles(feed) == ["Dakhla : Le Courrier en direct"]
     assert feed.bozo is None
+
+
+# --------------------------------------------------------------------------- demo feeds
+
+DEMO = Path(__file__).resolve().parents[1] / "monitor" / "demo"
+
+
+@pytest.mark.parametrize("path", sorted((DEMO / "feeds").glob("*.xml")), ids=lambda p: p.stem)
+def test_bundled_demo_feeds_parse_cleanly(path: Path) -> None:
+    feed = parse_feed(path.read_bytes(), url=f"http://127.0.0.1:8000/{path.name}", headers={})
+    assert feed.bozo is None
+    assert 6 <= len(feed.entries) <= 12
+    assert feed.language in {"ar", "fr", "he", "en"}
+    assert path.stem.endswith(feed.language)
+    for entry in feed.entries:
+        assert entry.title
+        assert entry.link is not None
+        assert entry.link.startswith("https://")
+        assert entry.published is not None
+        assert (entry.published.year, entry.published.month) == (2026, 11)
+        assert entry.summary_html or entry.content_html
+
+
+def test_demo_registry_names_every_bundled_feed(tmp_path: Path) -> None:
+    registry = tmp_path / "feeds.yaml"
+    text = (DEMO / "feeds.yaml").read_text(encoding="utf-8")
+    registry.write_text(text.replace("{port}", "8123"), encoding="utf-8")
+    specs = load_registry(registry)
+    assert {spec.id for spec in specs} == {p.stem for p in (DEMO / "feeds").glob("*.xml")}
+    assert all(spec.url == f"http://127.0.0.1:8123/{spec.id}.xml" for spec in specs)
+    assert {spec.country for spec in specs} == {"MA", "IL"}
+    assert {spec.language for spec in specs} == {"ar", "fr", "he", "en"}
