@@ -260,3 +260,18 @@ def test_hespress_footers_are_stripped() -> None:
 def test_html_to_text_unterminated_attribute_keeps_later_text() -> None:
     # How libxml2 recovers the broken tag is its business; the following text must survive.
     assert html_to_text('<p class="x>Text</p><p>More</p>').endswith("More")
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("مسو\u0654ول", "مسءول"),  # waw + combining hamza = ؤ
+        ("ا\u0653لة", "اله"),  # alef + combining madda = آ
+        ("ا\u0655سرائيل", "اسراءيل"),  # alef + combining hamza below = إ
+        ("Ǿ ǿ", "o o"),  # accent stripped, then ø -> o
+        ("l´armée", "armee"),  # acute accent typed as an apostrophe
+    ],
+    ids=["waw-hamza", "alef-madda", "alef-hamza-below", "o-stroke-acute", "acute-apostrophe"],
+)
+def test_fold_composes_before_folding(raw: str, folded: str) -> None:
+    assert fold(raw) == folded
