@@ -404,6 +404,7 @@ _APPEARED_FIRST_MARKERS: Final = (
     "ظهرت",
     "הופיע",
 )
+_FOOTER_WINDOW: Final = 1200  # longer than any footer below can be
 # WordPress's excerpt marker, shown as a plain ellipsis.
 _EXCERPT_MORE: Final = re.compile(r"\s*\[(?:…|\.\.\.|&hellip;)\]\s*$", re.M)
 # "Continue reading …" and "Read more" at the end of an excerpt.
@@ -541,11 +542,15 @@ def strip_boilerplate(text: str) -> str:
     """
     if not text:
         return ""
-    if any(marker in text for marker in _APPEARED_FIRST_MARKERS):
-        text = _APPEARED_FIRST.sub("", text)
-    text = _READ_MORE_TAIL.sub("", text)
-    text = _EXCERPT_MORE.sub(" …", text)
-    kept = [line for line in text.split("\n") if not is_boilerplate_line(line)]
+    kept: list[str] = []
+    for raw in text.split("\n"):
+        # Footers end a line: matching only its tail keeps the cost per line bounded.
+        head, tail = raw[:-_FOOTER_WINDOW], raw[-_FOOTER_WINDOW:]
+        if any(marker in tail for marker in _APPEARED_FIRST_MARKERS):
+            tail = _APPEARED_FIRST.sub("", tail)
+        line = head + _EXCERPT_MORE.sub(" …", _READ_MORE_TAIL.sub("", tail))
+        if not is_boilerplate_line(line):
+            kept.append(line)
     return _tidy("\n".join(kept))
 
 

@@ -275,3 +275,15 @@ def test_html_to_text_unterminated_attribute_keeps_later_text() -> None:
 )
 def test_fold_composes_before_folding(raw: str, folded: str) -> None:
     assert fold(raw) == folded
+
+
+def test_footer_at_the_end_of_a_long_paragraph_is_stripped() -> None:
+    paragraph = "وقال الوزير إن التعاون مستمر. " * 300
+    text = paragraph + "The post عنوان appeared first on Hespress."
+    assert strip_boilerplate(text) == paragraph.strip()
+
+
+def test_adversarial_footer_starts_are_left_alone() -> None:
+    # Many footer openings and no footer: nothing to strip, and the regexes stay linear.
+    text = "The post " * 50_000 + "ends here"
+    assert strip_boilerplate(text) == text.strip()
