@@ -127,12 +127,15 @@ def parse_feed(
     response_headers = {"content-type": "application/xml; charset=utf-8"}
     if lower.get("content-language"):
         response_headers["content-language"] = lower["content-language"]
-    result = feedparser.parse(
-        io.BytesIO(prepared.data),
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        result = feedparser.parse(
+            io.BytesIO(prepared.data),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # an untyped library: whatever it raises, the feed is unreadable
+        raise FeedParseError(f"feedparser failed: {type(exc).__name__}: {exc}") from exc
     version = str(result.get("version") or "")
     raw_entries = result.get("entries") or []
     if not version and not raw_entries:
