@@ -363,8 +363,11 @@ def _entry(story: Story, zone: ZoneInfo, settings: DigestSettings) -> Entry:
             seen_outlets.add(member.outlet)
             others.append(member)
     source = original if original.excerpt.strip() else _first_with_excerpt(story, original)
-    excerpt = plain_text(source.excerpt, settings.excerpt_chars, boilerplate=True)
     title = plain_text(original.title, settings.title_chars) or "(untitled)"
+    excerpt = _without_title(
+        plain_text(source.excerpt, settings.excerpt_chars + len(title), boilerplate=True), title
+    )
+    excerpt = truncate(excerpt, settings.excerpt_chars)
     credit = original.credit or next((m.credit for m in story.members if m.credit), None)
     origin = original.origin or next((m.origin for m in story.members if m.origin), None)
     terms: dict[str, None] = {}
@@ -391,6 +394,16 @@ def _entry(story: Story, zone: ZoneInfo, settings: DigestSettings) -> Entry:
         outlet_count=len(seen_outlets),
         countries=tuple(sorted({m.country for m in story.members})),
     )
+
+
+_EDGE_PUNCTUATION = " .,;:!?-–—،؛؟«»\"'"
+
+
+def _without_title(excerpt: str, title: str) -> str:
+    """The excerpt without a leading repeat of the headline (many feeds start with it)."""
+    if excerpt.casefold().startswith(title.casefold()):
+        return excerpt[len(title) :].lstrip(_EDGE_PUNCTUATION)
+    return excerpt
 
 
 def _first_with_excerpt(story: Story, fallback: Member) -> Member:

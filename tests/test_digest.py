@@ -459,6 +459,23 @@ def test_excerpt_loses_site_boilerplate() -> None:
     assert section.entries[0].excerpt == "Les deux armées ont signé un accord."
 
 
+@pytest.mark.parametrize(
+    ("title", "excerpt", "expected"),
+    [
+        ("وفد عسكري يزور الرباط", "وفد عسكري يزور الرباط.", ""),
+        ("ישראל ומרוקו", "ישראל ומרוקו: העסקה נחתמה", "העסקה נחתמה"),
+        ("Accord signé", "accord signé - les détails", "les détails"),
+        ("Accord", "Un accord a été signé", "Un accord a été signé"),
+    ],
+)
+def test_excerpt_does_not_repeat_the_headline(title: str, excerpt: str, expected: str) -> None:
+    story = Story(72, (member("Le360", "MA", "fr", title, 1, umbrella(), excerpt=excerpt),))
+    (section,) = build([story]).sections
+    assert section.entries[0].excerpt == expected
+    text = render_digest(build([story])).text
+    assert text.count(title) == 1
+
+
 def test_truncate_keeps_short_text() -> None:
     assert truncate("court", 10) == "court"
 

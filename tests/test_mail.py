@@ -76,8 +76,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(handler: Recorder, **params: Any) -> Iterator[int]:
-    port = free_port()
+def smtp_server(handler: Recorder, *, port: int | None = None, **params: Any) -> Iterator[int]:
+    port = port or free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, **params)
     controller.start()
     try:
@@ -164,7 +164,7 @@ def test_starttls_with_auth(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     handler = Recorder()
-    params = {
+    params: dict[str, Any] = {
         "tls_context": server_tls,
         "require_starttls": True,
         "auth_required": True,
@@ -186,7 +186,11 @@ def test_wrong_password_is_a_permanent_error_without_the_password(
     server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
 ) -> None:
     handler = Recorder()
-    params = {"tls_context": server_tls, "require_starttls": True, "authenticator": _authenticator}
+    params: dict[str, Any] = {
+        "tls_context": server_tls,
+        "require_starttls": True,
+        "authenticator": _authenticator,
+    }
     with smtp_server(handler, auth_required=True, **params) as port:
         wrong = "wrong-" + PASSWORD
         settings = SmtpSettings("127.0.0.1", port, Security.STARTTLS, USER, wrong)
@@ -223,7 +227,7 @@ def test_untrusted_certificate_is_a_permanent_error(
     # No context given: the default one trusts the system CAs only, not our test CA.
     handler = Recorder()
     key = "tls_context" if security is Security.STARTTLS else "ssl_context"
-    params = {key: server_tls}
+    params: dict[str, Any] = {key: server_tls}
     with smtp_server(handler, **params) as port, pytest.raises(MailError) as error:
         send_message(digest_message(), SmtpSettings("127.0.0.1", port, security))
     assert "certificate" in str(error.value)
@@ -277,7 +281,7 @@ def test_non_ascii_password_is_a_clear_error(
 ) -> None:
     # smtplib encodes AUTH credentials as ASCII; say so instead of a UnicodeEncodeError.
     handler = Recorder()
-    params = {"tls_context": server_tls, "authenticator": _authenticator}
+    params: dict[str, Any] = {"tls_context": server_tls, "authenticator": _authenticator}
     with smtp_server(handler, **params) as port:
         settings = SmtpSettings("127.0.0.1", port, Security.STARTTLS, USER, "пароль-סיסמה")
         with pytest.raises(MailError) as error:

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "articles",
     "search",
     "status",
+    "digest",
     "db",
     "demo",
 )

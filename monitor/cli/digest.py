@@ -1,0 +1,80 @@
+"""`monitor digest`: build, render and send the daily digest, once per date."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+from monitor.cli import AppContext, pass_app
+from monitor.digest_job import RunOutcome, run_digest
+
+
+@click.command("digest")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The digest of this date (YYYY-MM-DD, in MONITOR_DIGEST_TZ) instead of today's.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the text version; send and record nothing.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the HTML version to this file.",
+)
+@click.option("--force", is_flag=True, help="Send even if this date was already sent.")
+@click.option(
+    "--scheduled",
+    is_flag=True,
+    help="What the daemon runs: send only once today's MONITOR_DIGEST_TIME has passed and "
+    "a failed attempt's retry delay is over.",
+)
+@pass_app
+def digest(
+    app: AppContext,
+    day: datetime | None,
+    dry_run: bool,
+    out: Path | None,
+    force: bool,
+    scheduled: bool,
+) -> None:
+    """Send the digest due now: stories first seen since the last digest sent (or in the
+    last 24 h), tagged with MONITOR_DIGEST_TAGS, grouped by topic, one entry per story.
+
+    A date is mailed once: running again does nothing unless --force. An attempt that was
+    interrupted mid-send is reported, not resent. Exit status 1 when sending failed.
+
+    \b
+    Examples:
+      monitor digest                          # send today's digest (if not sent yet)
+      monitor digest --dry-run                # print it, send nothing
+      monitor digest --dry-run --out d.html   # and write the HTML to look at
+      monitor digest --date 2025-03-14 --force   # send that date's digest again
+    """
+    if scheduled and (day is not None or force):
+        raise click.UsageError("--scheduled decides the date itself; drop --date/--force")
+    chosen: date | None = day.date() if day is not None else None
+    result = run_digest(
+        app.config,
+        datetime.now(UTC),
+        day=chosen,
+        scheduled=scheduled,
+        force=force,
+        dry_run=dry_run,
+        out=out,
+    )
+    if result.outcome is RunOutcome.DRY_RUN and result.rendered is not None:
+        click.echo(f"Subject: {result.rendered.subject}\n")
+        click.echo(result.rendered.text)
+        click.echo(result.message, err=True)
+    else:
+        click.echo(result.message)
+    if out is not None and result.rendered is not None:
+        click.echo(f"wrote {out}", err=True)
+    if result.failed:
+        raise click.exceptions.Exit(1)
+
+
+commands: list[click.Command] = [digest]

@@ -1,0 +1,332 @@
+"""The digest run: pick the window, query, build, render, claim the date, send, record.
+
+`run_digest(config, now, ...)` is what `monitor digest` does; `run_due(config, now)` is the
+daemon's entry point (the same with `scheduled=True`): it returns one summary line and is
+cheap to call often, since it sends only when
+
+* today's MONITOR_DIGEST_TIME (in MONITOR_DIGEST_TZ) has passed,
+* today's digest is not sent, skipped, in flight or interrupted, and
+* after a failed attempt, the retry delay has passed (5, 10, 20, 40 min, then hourly;
+  hourly at once after a permanent error, in case someone fixes the configuration).
+
+The window runs from the end of the last digest sent for an earlier date (a missed day is
+folded into the next digest) to now, or covers the last 24 h when none was ever sent.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db import digests as ledger
+from db.digests import DigestStatus, MemberRow, StoryRow
+from db.engine import open_database, session_factory
+from db.models import Digest as DigestRow
+from monitor.digest import (
+    Digest,
+    DigestSettings,
+    Member,
+    RenderedDigest,
+    Story,
+    TagHit,
+    Window,
+    build_digest,
+    render_digest,
+)
+from monitor.mail import MailError, Security, SmtpSettings, build_message, send_message
+from monitor.outcomes import StoryRole
+from settings.config import Config
+
+STALE_AFTER = timedelta(minutes=15)  # a `sending` row older than this was interrupted
+FIRST_RETRY = timedelta(minutes=5)
+MAX_RETRY = timedelta(hours=1)
+
+
+class RunOutcome(StrEnum):
+    SENT = "sent"
+    DRY_RUN = "dry_run"
+    SKIPPED_EMPTY = "skipped_empty"  # nothing new, and empty digests are not mailed
+    ALREADY_DONE = "already_done"
+    NOT_DUE = "not_due"  # before today's digest time (scheduled runs only)
+    RETRY_LATER = "retry_later"  # a failed attempt's retry delay has not passed
+    IN_PROGRESS = "in_progress"  # another process is sending this date now
+    INTERRUPTED = "interrupted"  # an attempt died mid-send: a person decides (--force)
+    NOT_CONFIGURED = "not_configured"  # no SMTP host, sender or recipients
+    FAILED = "failed"  # this attempt failed; a later run retries
+
+
+FAILURES = frozenset({RunOutcome.FAILED, RunOutcome.INTERRUPTED, RunOutcome.NOT_CONFIGURED})
+
+
+@dataclass(frozen=True)
+class DigestRun:
+    outcome: RunOutcome
+    message: str
+    day: date
+    rendered: RenderedDigest | None = None
+    digest: Digest | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in FAILURES
+
+
+def run_due(config: Config, now: datetime) -> str:
+    """The daemon's digest job: send today's digest if it is due; return a summary line."""
+    return run_digest(config, now, scheduled=True).message
+
+
+def run_digest(
+    config: Config,
+    now: datetime,
+    *,
+    day: date | None = None,
+    scheduled: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    out: Path | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> DigestRun:
+    """Build and (unless `dry_run`) send the digest for `day` (default: today, local)."""
+    zone = config.digest_tz
+    today = now.astimezone(zone).date()
+    day = day or today
+    if scheduled:
+        due_at = datetime.combine(today, config.digest_time, zone)
+        if now < due_at:
+            return DigestRun(RunOutcome.NOT_DUE, f"digest {day}: due at {due_at:%H:%M %Z}", day)
+    missing = _missing_mail_settings(config)
+    if missing and not dry_run:
+        outcome = RunOutcome.NOT_CONFIGURED
+        note = f"digest {day}: not sent, set {', '.join(missing)}"
+        if scheduled:  # a daemon without mail settings is a valid setup: say so, quietly
+            return DigestRun(RunOutcome.NOT_DUE, note, day)
+        return DigestRun(outcome, note, day)
+
+    sessions = session_factory(open_database(config.database_url))
+    with sessions() as session:
+        if not (force or dry_run):
+            blocked = _blocked(session, day, now, scheduled=scheduled)
+            if blocked is not None:
+                return blocked
+        window = _window(session, day, today, now, config)
+        digest = build_digest(
+            [_story(row) for row in ledger.due_stories(session, *window, config.digest_tags)],
+            Window(*window),
+            config.digest_tags,
+            DigestSettings(timezone=zone.key, send_when_empty=config.digest_send_empty),
+        )
+        rendered = render_digest(digest)
+        if out is not None:
+            out.write_text(rendered.html, encoding="utf-8")
+        if dry_run:
+            note = f"digest {day}: dry run, {_counts(digest)}, nothing sent"
+            return DigestRun(RunOutcome.DRY_RUN, note, day, rendered, digest)
+        return _send(session, config, digest, rendered, now, force, ssl_context)
+
+
+def _missing_mail_settings(config: Config) -> list[str]:
+    wanted = {
+        "MONITOR_SMTP_HOST": config.smtp_host,
+        "MONITOR_DIGEST_FROM": config.digest_from,
+        "MONITOR_DIGEST_TO": ",".join(config.digest_to),
+    }
+    return [name for name, value in wanted.items() if not value.strip()]
+
+
+def _blocked(session: Session, day: date, now: datetime, *, scheduled: bool) -> DigestRun | None:
+    """Why `day` must not be sent now, or None when it may."""
+    rows = ledger.attempts_for(session, day)
+    for row in reversed(rows):
+        status = DigestStatus(row.status)
+        if status in ledger.DONE:
+            when = f" at {row.sent_at:%Y-%m-%d %H:%M} UTC" if row.sent_at else ""
+            ident = f" (Message-ID {row.message_id})" if row.message_id else ""
+            note = f"digest {day}: already {status}{when}{ident}; --force sends it again"
+            return DigestRun(RunOutcome.ALREADY_DONE, note, day)
+        if status is DigestStatus.SENDING:
+            if now - row.created_at < STALE_AFTER:
+                note = f"digest {day}: attempt {row.id} is sending since {row.created_at:%H:%M} UTC"
+                return DigestRun(RunOutcome.IN_PROGRESS, note, day)
+            ledger.mark_interrupted(session, row, "no outcome recorded: the sender stopped")
+            return DigestRun(RunOutcome.INTERRUPTED, _interrupted(day, row), day)
+        if status is DigestStatus.INTERRUPTED:
+            outcome = RunOutcome.NOT_DUE if scheduled else RunOutcome.INTERRUPTED
+            return DigestRun(outcome, _interrupted(day, row), day)
+    failures = [row for row in rows if row.status == DigestStatus.FAILED]
+    if scheduled and failures:
+        retry_at = failures[-1].created_at + _retry_delay(failures)
+        if now < retry_at:
+            note = f"digest {day}: retry at {retry_at:%H:%M} UTC after: {failures[-1].error}"
+            return DigestRun(RunOutcome.RETRY_LATER, note, day)
+    return None
+
+
+def _interrupted(day: date, row: DigestRow) -> str:
+    ident = f", Message-ID {row.message_id}" if row.message_id else ""
+    return (
+        f"digest {day}: attempt {row.id} (started {row.created_at:%Y-%m-%d %H:%M} UTC{ident}) "
+        f"was interrupted and may have been delivered; check the mailbox, then run "
+        f"`monitor digest --date {day} --force` to send it again"
+    )
+
+
+def _retry_delay(failures: list[DigestRow]) -> timedelta:
+    if (failures[-1].error or "").startswith("permanent"):
+        return MAX_RETRY
+    doubled: timedelta = FIRST_RETRY * 2 ** min(len(failures) - 1, 10)
+    return min(doubled, MAX_RETRY)
+
+
+def _window(
+    session: Session, day: date, today: date, now: datetime, config: Config
+) -> tuple[datetime, datetime]:
+    """Today: [end of the last digest sent for an earlier date, now), or the last 24 h when
+    there is none. A date already sent keeps its start (a past one its whole window); a past
+    date never sent ends at its digest time."""
+    sent = [r for r in ledger.attempts_for(session, day) if r.status == DigestStatus.SENT]
+    if day >= today:
+        end = now
+        if sent:
+            return sent[-1].window_start, end
+    else:
+        if sent:
+            return sent[-1].window_start, sent[-1].window_end
+        end = min(datetime.combine(day, config.digest_time, config.digest_tz), now)
+    previous = session.execute(
+        select(DigestRow)
+        .where(
+            DigestRow.status == DigestStatus.SENT,
+            DigestRow.digest_date < day,
+            DigestRow.window_end < end,
+        )
+        .order_by(DigestRow.window_end.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    start = previous.window_end if previous is not None else end - timedelta(hours=24)
+    return start, end
+
+
+def _send(
+    session: Session,
+    config: Config,
+    digest: Digest,
+    rendered: RenderedDigest,
+    now: datetime,
+    force: bool,
+    ssl_context: ssl.SSLContext | None,
+) -> DigestRun:
+    day, window = digest.date, (digest.window.start, digest.window.end)
+    recipients = config.digest_to
+    if not digest.should_send:
+        claim = ledger.claim(
+            session,
+            day=day,
+            window=window,
+            recipients=recipients,
+            story_count=0,
+            now=now,
+            force=force,
+            status=DigestStatus.SKIPPED,
+        )
+        note = "nothing new, not mailed (MONITOR_DIGEST_SEND_EMPTY=false)"
+        return DigestRun(RunOutcome.SKIPPED_EMPTY, f"digest {day}: {note}", day, rendered, digest)
+    claim = ledger.claim(
+        session,
+        day=day,
+        window=window,
+        recipients=recipients,
+        story_count=digest.story_count,
+        now=now,
+        force=force,
+    )
+    if claim.row is None:
+        blocker = claim.blocker
+        note = f"digest {day}: attempt {blocker.id if blocker else '?'} claimed it first"
+        return DigestRun(RunOutcome.IN_PROGRESS, note, day, rendered, digest)
+    row = claim.row
+    message = build_message(
+        subject=rendered.subject,
+        sender=config.digest_from,
+        recipients=recipients,
+        text=rendered.text,
+        html=rendered.html,
+        now=now,
+    )
+    ledger.set_message_id(session, row, str(message["Message-ID"]))
+    smtp = SmtpSettings(
+        host=config.smtp_host,
+        port=config.smtp_port,
+        security=Security(config.smtp_security),
+        user=config.smtp_user or None,
+        password=config.smtp_password or None,
+    )
+    try:
+        result = send_message(message, smtp, ssl_context=ssl_context)
+    except MailError as exc:
+        kind = "temporary" if exc.temporary else "permanent"
+        ledger.finish(session, row, DigestStatus.FAILED, error=f"{kind}: {exc}")
+        later = "a later run retries" if exc.temporary else "fix the settings; retried hourly"
+        note = f"digest {day}: not sent ({kind}: {exc}); {later}"
+        return DigestRun(RunOutcome.FAILED, note, day, rendered, digest)
+    refused = ", ".join(f"{a} ({code} {text})" for a, (code, text) in result.refused.items())
+    ledger.finish(
+        session,
+        row,
+        DigestStatus.SENT,
+        sent_at=now,
+        error=f"refused: {refused}" if refused else None,
+    )
+    accepted = len(recipients) - len(result.refused)
+    note = f"digest {day}: sent, {_counts(digest)}, to {accepted} recipient(s)"
+    if refused:
+        note += f"; refused: {refused}"
+    return DigestRun(RunOutcome.SENT, note, day, rendered, digest)
+
+
+def _counts(digest: Digest) -> str:
+    return f"{digest.story_count} stories, {digest.article_count} articles"
+
+
+# --- rows to domain values ---------------------------------------------------------------
+
+
+def _story(row: StoryRow) -> Story:
+    story_id = row.story_id if row.story_id is not None else -row.members[0].article_id
+    return Story(story_id, tuple(_member(m) for m in row.members))
+
+
+def _member(row: MemberRow) -> Member:
+    return Member(
+        outlet=row.outlet,
+        country=row.country,
+        lang=row.language,
+        title=row.title,
+        url=row.url,
+        seen_at=row.first_seen_at,
+        published_at=row.published_at,
+        credit=row.credit,
+        origin=row.origin,
+        excerpt=row.summary or row.body,
+        is_original=row.story_role == StoryRole.ORIGINAL,
+        tags=tuple(TagHit(t.slug, t.score, _terms(t.evidence)) for t in row.tags),
+    )
+
+
+def _terms(evidence: dict[str, object]) -> tuple[str, ...]:
+    """The rule entries that matched (as written in the rules), without repeats."""
+    matches = evidence.get("matches")
+    terms: dict[str, None] = {}
+    if isinstance(matches, list):
+        for match in matches:
+            if isinstance(match, dict):
+                label = match.get("rule") or match.get("text")
+                if isinstance(label, str) and label.strip():
+                    terms.setdefault(label.strip())
+    return tuple(terms)
