@@ -38,6 +38,7 @@ LOG_LEVEL = "INFO"
 ITEM_PIPELINES = {
     "monitor.pipelines.normalise.NormalisePipeline": 100,
     "monitor.pipelines.identify.IdentifyPipeline": 200,
+    "monitor.pipelines.cluster.ClusterPipeline": 300,  # syndicated copies -> one story
     "monitor.pipelines.store.StorePipeline": 900,
 }
 

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "crawl",
     "articles",
     "search",
+    "browse",
     "status",
     "digest",
     "db",
