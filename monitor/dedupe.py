@@ -182,18 +182,21 @@ class Fingerprint:
         return self.digit_tokens >= 6 and self.digit_tokens >= 0.15 * len(self.tokens)
 
 
-def fingerprint(text: str, *, lang: str | None = None, lead: str | None = None) -> Fingerprint:
+def fingerprint(
+    text: str, *, lang: str | None = None, lead: str | None = None, index: bool = True
+) -> Fingerprint:
     """Fingerprint a matching text (already folded; words are separated by spaces).
 
     The lead bands are cut from the first :data:`LEAD_WORDS` words of ``lead`` (default: of
     ``text``). Texts too short to judge (fewer than :attr:`Thresholds.min_shingles`
-    shingles) get no bands: they are never candidates, and never find any.
+    shingles) get no bands: they are never candidates, and never find any. With
+    ``index=False`` no bands are computed at all (enough to verify a candidate).
     """
     tokens = tuple(text.split())
     hashes = _shingle_hashes(tokens)
     numbers, digits = _number_runs(tokens)
     bands: list[BandKey] = []
-    if len(set(hashes)) >= DEFAULT_THRESHOLDS.min_shingles:
+    if index and len(set(hashes)) >= DEFAULT_THRESHOLDS.min_shingles:
         full = _minhash(hashes)
         bands = _bands(full, FULL_BANDS, 0)
         lead_tokens = tokens if lead is None else tuple(lead.split())
@@ -225,7 +228,7 @@ def story_text(title: str, match_text: str, *, has_body: bool) -> str:
 
 
 def story_fingerprint(
-    title: str, match_text: str, *, has_body: bool, lang: str | None = None
+    title: str, match_text: str, *, has_body: bool, lang: str | None = None, index: bool = True
 ) -> Fingerprint:
     """Fingerprint an article from its folded title and matching text (see :func:`story_text`).
 
@@ -233,7 +236,8 @@ def story_fingerprint(
     of the full text some other outlet carries, under another headline.
     """
     text = story_text(title, match_text, has_body=has_body)
-    return fingerprint(text, lang=lang, lead=None if text == match_text else match_text)
+    lead = None if text == match_text else match_text
+    return fingerprint(text, lang=lang, lead=lead, index=index)
 
 
 @dataclass(frozen=True, slots=True)
