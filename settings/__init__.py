@@ -38,9 +38,13 @@ LOG_LEVEL = "INFO"
 ITEM_PIPELINES = {
     "monitor.pipelines.normalise.NormalisePipeline": 100,
     "monitor.pipelines.identify.IdentifyPipeline": 200,
+    "monitor.pipelines.enrich.EnrichPipeline": 250,  # a fetched article page becomes an update
     "monitor.pipelines.cluster.ClusterPipeline": 300,  # syndicated copies -> one story
     "monitor.pipelines.store.StorePipeline": 900,
+    "monitor.pipelines.enrich.FulltextRequestPipeline": 950,  # ask for pages of fulltext feeds
 }
+# Every request and redirect hop judged by the address guard, before robots.txt is asked.
+DOWNLOADER_MIDDLEWARES = {"spiders.middlewares.NetGuardMiddleware": 40}
 
 # Ours. Filled by `monitor crawl` from the environment (see settings/config.py).
 MONITOR_DATABASE_URL = "sqlite:///monitor.db"
@@ -48,3 +52,5 @@ MONITOR_TOPICS_FILE = ""
 MONITOR_DEDUPE_WINDOW_DAYS = 7
 MONITOR_CRAWL_ALL = False  # poll every enabled feed, due or not
 MONITOR_CRAWL_FEEDS: list[str] = []  # poll only these feed ids
+MONITOR_FULLTEXT_MAX_ATTEMPTS = 3  # article page fetches per revision before giving up
+MONITOR_FULLTEXT_MAXSIZE = 4 * 1024 * 1024  # bytes: an article page (feeds: DOWNLOAD_MAXSIZE)
