@@ -299,6 +299,35 @@ def test_a_page_that_recovers_is_enriched_on_a_later_poll(
     assert (article.credit, article.origin) == ("الناس/متابعة", "compilation")
 
 
+def test_enriched_article_is_reclustered_with_its_syndicated_copy(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    """Outlet A carries the whole wire text in its feed; outlet B only a summary, and the
+    same text on its page. Once B's page is in, B's article joins A's story."""
+    text, _meta = _golden("i24-fr")
+    full = "".join(f"<p>{paragraph}</p>" for paragraph in text.split("\n\n"))
+    wire = [dict(_item(feed_server, "a", "/a/1", "Le chef d'état-major reçu à Tel-Aviv", 30))]
+    wire[0]["description"] = full
+    feed_server.route("/a.xml", Route(body=rss(wire, lang="fr")))
+    feed_server.route("/pages/b", _page("i24-fr"))
+    feed_server.route("/b.xml", Route(body=rss([_item(feed_server, "b", "/pages/b", "Visite")])))
+    env = _setup(
+        tmp_path,
+        feed_server,
+        sqlite_url,
+        [
+            {"id": "a", "outlet": "Wire", "path": "/a.xml", "language": "fr"},
+            {"id": "b", "outlet": "I24", "path": "/b.xml", "language": "fr", "fulltext": "true"},
+        ],
+    )
+    _crawl(env)
+    stored = _articles(sqlite_url)
+    assert stored["b"].fulltext_status == "ok"
+    assert stored["a"].story_id is not None
+    assert stored["b"].story_id == stored["a"].story_id
+    assert (stored["a"].story_role, stored["b"].story_role) == ("original", "copy")
+
+
 # The middleware on its own, with a DNS table instead of the system resolver.
 DNS = {
     "public.example": ["93.184.216.34"],
