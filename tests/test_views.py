@@ -128,4 +128,4 @@ def test_readme_examples_run_on_both_databases(
     if example.name == "originators":
         assert {r["original_outlet"] for r in result} == {"hespress", "ynet"}
     if example.name == "tag_overview":
-        assert [(r["tag"], r["articles"]) for r in result][0] == ("defense-cooperation", 5)
+        assert (result[0]["tag"], result[0]["articles"]) == ("defense-cooperation", 5)
