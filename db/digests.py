@@ -63,7 +63,8 @@ class MemberRow:
     country: str
     language: str | None
     title: str
-    url: str
+    url: str  # as published
+    canonical_url: str | None
     published_at: datetime
     first_seen_at: datetime
     credit: str | None
@@ -149,6 +150,7 @@ def _member(article: Article, outlet: Outlet, tags: tuple[TagRow, ...]) -> Membe
         language=article.language,
         title=article.title,
         url=article.url or article.canonical_url or "",
+        canonical_url=article.canonical_url,
         published_at=article.published_at,
         first_seen_at=article.first_seen_at,
         credit=article.credit,

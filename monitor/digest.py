@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import nh3
 
+from monitor.credits import split_credit
 from monitor.text import clean_text, html_to_text
 
 # Subtopic tags in display order; a story goes under the one with its highest score.
@@ -44,6 +45,18 @@ OTHER_LABEL = "Other defence cooperation"
 UMBRELLA = "defense-cooperation"
 
 COUNTRY_NAMES = {"MA": "Morocco", "IL": "Israel"}
+ORIGIN_NAMES = {
+    "map": "MAP",
+    "afp": "AFP",
+    "ap": "AP",
+    "reuters": "Reuters",
+    "efe": "EFE",
+    "jta": "JTA",
+    "jns": "JNS",
+    "tps": "TPS",
+    "i24news": "i24NEWS",
+    "ynet": "Ynet",
+}
 LANGUAGE_NAMES = {"ar": "Arabic", "he": "Hebrew", "fr": "French", "en": "English"}
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "yi"})
 
@@ -107,7 +120,7 @@ class DigestSettings:
     timezone: str = "Africa/Casablanca"
     send_when_empty: bool = True  # a short "nothing new" email, or none at all
     title_chars: int = 240
-    excerpt_chars: int = 320
+    excerpt_chars: int = 240
     max_terms: int = 8
     max_carriers: int = 12  # "also carried by" entries shown per story
     max_stories: int = 150  # beyond this the least important are counted, not shown
@@ -205,14 +218,15 @@ _BODY_CLEANER = nh3.Cleaner(
 )
 
 
-def plain_text(markup: str, limit: int, *, boilerplate: bool = False) -> str:
+def plain_text(markup: str, limit: int, *, excerpt: bool = False) -> str:
     """Visible text of untrusted HTML or text on one line, at most `limit` characters.
 
-    `boilerplate=True` also drops site furniture (subscribe lines, "The post … appeared
-    first on …"). The input is cut before parsing so a megabyte item costs what a page does.
+    `excerpt=True` also drops site furniture (subscribe lines, "The post … appeared first
+    on …") and the credit line or dateline (shown apart). The input is cut before parsing so
+    a megabyte item costs what a page does.
     """
     head = markup[: limit * 20 + 20_000]
-    text = clean_text(head) if boilerplate else html_to_text(head)
+    text = split_credit(clean_text(head)).text if excerpt else html_to_text(head)
     text = _BIDI_CONTROLS.sub("", _CONTROL_CHARS.sub(" ", unicodedata.normalize("NFC", text)))
     return truncate(" ".join(text.split()), limit)
 
@@ -365,7 +379,7 @@ def _entry(story: Story, zone: ZoneInfo, settings: DigestSettings) -> Entry:
     source = original if original.excerpt.strip() else _first_with_excerpt(story, original)
     title = plain_text(original.title, settings.title_chars) or "(untitled)"
     excerpt = _without_title(
-        plain_text(source.excerpt, settings.excerpt_chars + len(title), boilerplate=True), title
+        plain_text(source.excerpt, settings.excerpt_chars + len(title), excerpt=True), title
     )
     excerpt = truncate(excerpt, settings.excerpt_chars)
     credit = original.credit or next((m.credit for m in story.members if m.credit), None)
@@ -430,6 +444,11 @@ def country_name(code: str) -> str:
     return COUNTRY_NAMES.get(code, code)
 
 
+def origin_name(slug: str) -> str:
+    """`map` → `MAP`; slugs that are not agencies (`compilation`, `agencies`) stay as they are."""
+    return ORIGIN_NAMES.get(slug, slug)
+
+
 def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
 
@@ -455,6 +474,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["country"] = country_name
     env.filters["language"] = language_name
+    env.filters["origin"] = origin_name
     env.filters["isolate"] = _isolate
     env.filters["when"] = _when
     return env

@@ -308,7 +308,7 @@ def _member(row: MemberRow) -> Member:
         country=row.country,
         lang=row.language,
         title=row.title,
-        url=row.url,
+        url=row.url or row.canonical_url or "",  # as published: the canonical form is a key
         seen_at=row.first_seen_at,
         published_at=row.published_at,
         credit=row.credit,
@@ -320,13 +320,14 @@ def _member(row: MemberRow) -> Member:
 
 
 def _terms(evidence: dict[str, object]) -> tuple[str, ...]:
-    """The rule entries that matched (as written in the rules), without repeats."""
+    """What matched in the article (its words, as the tagger saw them), without repeats;
+    the rule's own label when a match carries no text."""
     matches = evidence.get("matches")
     terms: dict[str, None] = {}
     if isinstance(matches, list):
         for match in matches:
             if isinstance(match, dict):
-                label = match.get("rule") or match.get("text")
+                label = match.get("text") or match.get("rule")
                 if isinstance(label, str) and label.strip():
                     terms.setdefault(label.strip())
     return tuple(terms)

@@ -460,6 +460,27 @@ def test_excerpt_loses_site_boilerplate() -> None:
 
 
 @pytest.mark.parametrize(
+    ("excerpt", "expected"),
+    [
+        ("الرباط (و م ع) - جرى اليوم تدشين وحدة صناعية.", "جرى اليوم تدشين وحدة صناعية."),
+        ("RABAT (MAP) - Une unité a été inaugurée.", "Une unité a été inaugurée."),
+        ("<p>המפעל נחנך היום.</p><p>המקור: ynet</p>", "המפעל נחנך היום."),
+    ],
+)
+def test_excerpt_leaves_the_credit_out(excerpt: str, expected: str) -> None:
+    story = Story(73, (member("Le360", "MA", "fr", "Titre", 1, umbrella(), excerpt=excerpt),))
+    (section,) = build([story]).sections
+    assert section.entries[0].excerpt == expected
+
+
+def test_origin_is_named_like_the_agency() -> None:
+    story = Story(74, (member("Le360", "MA", "fr", "Titre", 1, umbrella(), origin="map"),))
+    assert "· from MAP" in render_digest(build([story])).text
+    story = Story(75, (member("Alnas", "MA", "ar", "عنوان", 1, umbrella(), origin="compilation"),))
+    assert "· from compilation" in render_digest(build([story])).text
+
+
+@pytest.mark.parametrize(
     ("title", "excerpt", "expected"),
     [
         ("وفد عسكري يزور الرباط", "وفد عسكري يزور الرباط.", ""),
