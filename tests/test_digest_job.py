@@ -507,6 +507,12 @@ def test_command_over_starttls_with_auth(live_seeded: str, tmp_path: Path) -> No
     assert PASSWORD not in done.stdout + done.stderr
 
 
+def test_command_refuses_a_future_date(live_seeded: str, tmp_path: Path) -> None:
+    done = run_monitor(["digest", "--date", "2999-01-01"], monitor_env(live_seeded), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "in the future" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_command_without_mail_settings_says_what_to_set(live_seeded: str, tmp_path: Path) -> None:
     done = run_monitor(["digest"], monitor_env(live_seeded), cwd=tmp_path)
     assert done.returncode == 1

@@ -55,10 +55,13 @@ def digest(
     """
     if scheduled and (day is not None or force):
         raise click.UsageError("--scheduled decides the date itself; drop --date/--force")
+    now = datetime.now(UTC)
     chosen: date | None = day.date() if day is not None else None
+    if chosen is not None and chosen > now.astimezone(app.config.digest_tz).date():
+        raise click.BadParameter(f"{chosen} is in the future", param_hint="--date")
     result = run_digest(
         app.config,
-        datetime.now(UTC),
+        now,
         day=chosen,
         scheduled=scheduled,
         force=force,
