@@ -244,6 +244,7 @@ class ChildResult:
     duration: float
     timed_out: bool = False
     stopped: bool = False  # stopped because the daemon is stopping
+    output: str = ""  # the child's stdout (its summary line), trimmed
 
     @property
     def ok(self) -> bool:
@@ -281,25 +282,33 @@ class Children:
                 return ChildResult(label, None, 0.0, stopped=True)
             # Own session: a terminal's Ctrl-C reaches only the daemon, which decides; and
             # killpg reaches the crawl's own children (a headless browser) too.
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True
+            )
             running = _Running(proc)
             self._running[proc.pid] = running
         event(log, f"{label}.start", pid=proc.pid)
-        timed_out = False
+        timed_out, output = False, b""
         try:
             try:
-                proc.wait(timeout=timeout)
+                output, _ = proc.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 event(log, f"{label}.timeout", level=logging.WARNING, pid=proc.pid, limit=timeout)
                 self._end(proc, self.stop_grace)
+                output, _ = proc.communicate()
         finally:
             with self._lock:
                 self._running.pop(proc.pid, None)
                 stopped = self._stopping
             running.done.set()
         return ChildResult(
-            label, proc.returncode, time.monotonic() - started, timed_out, stopped and not timed_out
+            label,
+            proc.returncode,
+            time.monotonic() - started,
+            timed_out,
+            stopped and not timed_out,
+            " ".join(output.decode("utf-8", "replace").split())[:500],
         )
 
     def stop_all(self, grace: float | None = None) -> None:
@@ -518,9 +527,19 @@ class Daemon:
             self.stats.last_crawl_seconds = result.duration
             self.stats.last_tick_at, self.stats.last_tick_status = started, status
         level = logging.INFO if result.ok or result.stopped else logging.WARNING
-        event(log, "crawl.end", level=level, result=key, rc=result.returncode, status=status)
+        event(
+            log,
+            "crawl.end",
+            level=level,
+            result=key,
+            rc=result.returncode,
+            status=status,
+            summary=result.output,
+        )
         try:
-            self.lease.record_tick(started, status)
+            self.lease.record_tick(
+                started, f"{status}: {result.output}" if result.output else status
+            )
         except SQLAlchemyError as exc:
             event(log, "tick.record_error", level=logging.WARNING, error=_one_line(exc))
 
@@ -532,7 +551,14 @@ class Daemon:
         key = "ok" if result.ok else "stopped" if result.stopped else "failed"
         self.stats.count(self.stats.digests, key)
         level = logging.INFO if result.ok or result.stopped else logging.ERROR
-        event(log, "digest.end", level=level, result=key, status=result.describe())
+        event(
+            log,
+            "digest.end",
+            level=level,
+            result=key,
+            status=result.describe(),
+            summary=result.output,
+        )
 
     # -- helpers -----------------------------------------------------------------------------
 

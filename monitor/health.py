@@ -63,7 +63,7 @@ def feeds_report(session: Session, now: datetime) -> dict[str, Any]:
         select(ArticleFeed.feed_id, ArticleFeed.first_seen_at).where(
             ArticleFeed.first_seen_at >= now - SILENCE_HISTORY
         )
-    ).tuples():
+    ):
         arrivals[feed_id].append(seen)
     failing, silent, never = [], [], []
     for feed in sorted(feeds, key=lambda f: f.slug):
@@ -164,7 +164,7 @@ class _Counters:
                 )
                 .where(Fetch.id > self.last_id)
                 .group_by(Fetch.outcome)
-            ).tuples()
+            )
             for outcome, count, new, updated, last in rows:
                 self.outcomes[outcome] = self.outcomes.get(outcome, 0) + int(count)
                 self.items["new"] += int(new or 0)

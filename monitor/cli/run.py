@@ -45,7 +45,9 @@ class EventFormatter(logging.Formatter):
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(EventFormatter())
-    for name, logger_level in (("monitor", level), ("apscheduler", "WARNING")):
+    # APScheduler's own warnings (skipped, missed runs) are logged by the daemon as events;
+    # only its errors come through.
+    for name, logger_level in (("monitor", level), ("apscheduler", "ERROR")):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(logger_level)
