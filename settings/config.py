@@ -42,6 +42,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "MONITOR_DIGEST_TAGS": ("defense-cooperation", "comma-separated tags a story needs"),
     "MONITOR_DIGEST_SEND_EMPTY": ("true", "send a short 'nothing new' digest on empty days"),
     "MONITOR_HEALTH_PORT": ("", "loopback port for /healthz and /metrics (off when empty)"),
+    "MONITOR_MIN_INTERVAL": ("300", "shortest seconds between two polls of a feed"),
+    "MONITOR_MAX_INTERVAL": ("21600", "longest seconds between two polls of a healthy feed"),
 }
 SECRET_VARIABLES = ("MONITOR_SMTP_PASSWORD",)
 
@@ -73,6 +75,8 @@ class Config:
     digest_tags: tuple[str, ...]
     digest_send_empty: bool
     health_port: int | None
+    min_interval: int = 300
+    max_interval: int = 21600
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -188,4 +192,10 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         digest_tags=_split(get("MONITOR_DIGEST_TAGS")),
         digest_send_empty=_bool("MONITOR_DIGEST_SEND_EMPTY", get("MONITOR_DIGEST_SEND_EMPTY")),
         health_port=_int("MONITOR_HEALTH_PORT", health_text) if health_text else None,
+        min_interval=_int("MONITOR_MIN_INTERVAL", get("MONITOR_MIN_INTERVAL")),
+        max_interval=_int(
+            "MONITOR_MAX_INTERVAL",
+            get("MONITOR_MAX_INTERVAL"),
+            minimum=_int("MONITOR_MIN_INTERVAL", get("MONITOR_MIN_INTERVAL")),
+        ),
     )

@@ -21,6 +21,7 @@ from settings.config import Config, ConfigError, load_config
 COMMAND_MODULES = (
     "feeds",
     "crawl",
+    "run",
     "articles",
     "search",
     "browse",

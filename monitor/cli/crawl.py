@@ -50,6 +50,8 @@ def run_crawl(
             "USER_AGENT": config.user_agent,
             "DOWNLOAD_DELAY": config.download_delay,
             "DOWNLOAD_TIMEOUT": config.download_timeout,
+            "MONITOR_MIN_INTERVAL": config.min_interval,
+            "MONITOR_MAX_INTERVAL": config.max_interval,
             "LOG_LEVEL": log_level,
             **(overrides or {}),
         },

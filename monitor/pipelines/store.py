@@ -41,11 +41,15 @@ class StorePipeline:
         self.database_url = database_url
         self.tally: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.rng = random.Random()
+        self.min_interval, self.max_interval = timedelta(minutes=5), timedelta(hours=6)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Self:
         url = crawler.settings.get("MONITOR_DATABASE_URL")
-        return cls(sessions_for(crawler), crawler.stats, url)
+        pipeline = cls(sessions_for(crawler), crawler.stats, url)
+        pipeline.min_interval = timedelta(seconds=crawler.settings.getint("MONITOR_MIN_INTERVAL"))
+        pipeline.max_interval = timedelta(seconds=crawler.settings.getint("MONITOR_MAX_INTERVAL"))
+        return pipeline
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, FetchItem):
@@ -156,6 +160,8 @@ class StorePipeline:
                 feed_update_period=_seconds(item.update_period_seconds),
             ),
             rng=self.rng,
+            min_interval=self.min_interval,
+            max_interval=self.max_interval,
         )
         stored = counts[Action.NEW] + counts[Action.UPDATE] + counts[Action.UNCHANGED]
         record = FetchRecord(
