@@ -205,6 +205,9 @@ def test_failures_leave_the_feed_item_and_are_recorded(
     feed_server.route(
         "/secret2", Route(body=b"<html>internal admin</html>", content_type="text/html")
     )
+    robots = b"User-agent: *\nDisallow: /pages/blocked\n"
+    feed_server.route("/robots.txt", Route(body=robots, content_type="text/plain"))
+    feed_server.route("/pages/blocked", _page("maariv-he-cp1255"))
     items = [
         _item(feed_server, "good", "/pages/good", "Good"),
         _item(feed_server, "missing", "/pages/missing", "Missing", 1),  # 404
@@ -212,6 +215,7 @@ def test_failures_leave_the_feed_item_and_are_recorded(
         _item(feed_server, "slow", "/pages/slow", "Slow", 3),
         _item(feed_server, "pdf", "/pages/pdf", "Pdf", 4),
         _item(feed_server, "redirect", "/pages/redirect", "Redirect", 5),
+        _item(feed_server, "blocked", "/pages/blocked", "Blocked", 7),
         dict(
             _item(feed_server, "direct", "/x", "Direct", 6), link=f"http://localhost:{port}/secret2"
         ),
@@ -233,7 +237,7 @@ def test_failures_leave_the_feed_item_and_are_recorded(
     )
     _crawl(env)
     stored = _articles(db_url)
-    assert len(stored) == 7  # every feed item stored, whatever its page did
+    assert len(stored) == 8  # every feed item stored, whatever its page did
     assert stored["good"].fulltext_status == "ok"
     assert stored["good"].body == _golden("maariv-he-cp1255")[0]
     expected = {
@@ -243,6 +247,7 @@ def test_failures_leave_the_feed_item_and_are_recorded(
         "pdf": ("failed", "not_html: application/pdf"),
         "redirect": ("gave_up", "refused: netguard refused redirect to http://localhost"),
         "direct": ("gave_up", "refused: netguard refused http://localhost"),
+        "blocked": ("gave_up", "robots_denied"),
     }
     for key, (status, error) in expected.items():
         article = stored[key]
@@ -257,6 +262,7 @@ def test_failures_leave_the_feed_item_and_are_recorded(
         assert article.fulltext_revision is None
     assert "private_address localhost (127.0.0.1)" in str(stored["redirect"].fulltext_error)
     assert feed_server.hits("/secret") == [] and feed_server.hits("/secret2") == []
+    assert feed_server.hits("/pages/blocked") == []
 
     # Later polls retry what may recover, a bounded number of times; refusals are final.
     feed_server.route("/pages/slow", Route(status=503, body=b"busy"))
