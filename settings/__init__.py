@@ -40,6 +40,7 @@ ITEM_PIPELINES = {
     "monitor.pipelines.identify.IdentifyPipeline": 200,
     "monitor.pipelines.enrich.EnrichPipeline": 250,  # a fetched article page becomes an update
     "monitor.pipelines.cluster.ClusterPipeline": 300,  # syndicated copies -> one story
+    "monitor.pipelines.tag.TagPipeline": 400,  # defence-cooperation tags with evidence
     "monitor.pipelines.store.StorePipeline": 900,
     "monitor.pipelines.enrich.FulltextRequestPipeline": 950,  # ask for pages of fulltext feeds
 }

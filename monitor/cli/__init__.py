@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "run",
     "articles",
     "search",
+    "retag",
     "browse",
     "status",
     "digest",
