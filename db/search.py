@@ -6,7 +6,7 @@ from monitor/): callers pass the two renderings of one parsed query, made by
 `monitor.search_query.to_fts5` and `to_tsquery`. Both travel as bound parameters.
 
 Ranks are "higher is better" on both databases (SQLite: minus bm25; PostgreSQL:
-ts_rank_cd), comparable within one result list, not across databases.
+ts_rank), comparable within one result list, not across databases.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class SearchExpression:
 
     fts5: str
     tsquery: str
+    tsquery_rank: str | None = None  # a shorter query to rank with (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,11 @@ def search(
         sign = -1.0
     else:
         vector: ColumnElement[Any] = literal_column("articles.search_vector")
-        tsquery = func.to_tsquery(
-            literal_column("'simple'::regconfig"), bindparam("q", expression.tsquery)
-        )
-        rank = func.ts_rank_cd(vector, tsquery)
+        # Scalar subqueries are evaluated once; a bare to_tsquery() (STABLE) may be parsed
+        # again for every row. Ranking uses ts_rank with the short query: ts_rank_cd and
+        # long OR lists of prefixes cost seconds over a few thousand hits.
+        tsquery = _tsquery(expression.tsquery)
+        rank = func.ts_rank(vector, _tsquery(expression.tsquery_rank or expression.tsquery))
         query = (
             select(Article.id, rank)
             .where(vector.op("@@")(tsquery))
@@ -75,6 +77,11 @@ def search(
     if limit:
         query = query.limit(limit)
     return [Hit(int(i), sign * float(r)) for i, r in session.execute(query)]
+
+
+def _tsquery(text: str) -> Any:
+    regconfig: ColumnElement[Any] = literal_column("'simple'::regconfig")
+    return select(func.to_tsquery(regconfig, bindparam(None, text))).scalar_subquery()
 
 
 def article_texts(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:

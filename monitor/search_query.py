@@ -445,21 +445,27 @@ def _ts_lexeme(form: Form) -> str:
     return quoted + (":*" if form.prefix else "")
 
 
-def _ts_word(word: str, prefix: bool) -> str:
-    alts = [_ts_lexeme(f) for f in forms(word, prefix=prefix)]
+def _ts_word(word: str, prefix: bool, proclitics: int | None) -> str:
+    alts = [_ts_lexeme(f) for f in forms(word, prefix=prefix, proclitics=proclitics)]
     return alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
 
 
-def to_tsquery(node: Node) -> str:
-    """Render for ``to_tsquery('simple', :q)`` over ``to_tsvector('simple', match_text)``."""
+def to_tsquery(node: Node, *, proclitics: int | None = None) -> str:
+    """Render for ``to_tsquery('simple', :q)`` over ``to_tsvector('simple', match_text)``.
+
+    ``proclitics=1`` keeps each word's bare forms only: a short query for ranking, since
+    ts_rank's cost grows with the number of query items.
+    """
     if isinstance(node, Term):
         last = len(node.words) - 1
-        parts = [_ts_word(w, node.prefix and i == last) for i, w in enumerate(node.words)]
+        parts = [
+            _ts_word(w, node.prefix and i == last, proclitics) for i, w in enumerate(node.words)
+        ]
         return parts[0] if len(parts) == 1 else "(" + " <-> ".join(parts) + ")"
     if isinstance(node, Not):
-        return "!" + to_tsquery(node.item)
+        return "!" + to_tsquery(node.item, proclitics=proclitics)
     joiner = " & " if isinstance(node, And) else " | "
-    return "(" + joiner.join(to_tsquery(i) for i in node.items) + ")"
+    return "(" + joiner.join(to_tsquery(i, proclitics=proclitics) for i in node.items) + ")"
 
 
 # ---------------------------------------------------------------- matching in Python

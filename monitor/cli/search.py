@@ -47,7 +47,9 @@ def _snippet(node: Node, texts: tuple[str, str, str]) -> str:
 def search_records(url: str, query: str, flt: ArticleFilter) -> list[dict[str, Any]]:
     """Article records (as `monitor articles`) for the best matches, plus rank and snippet."""
     node = parse_query(query)
-    expression = SearchExpression(fts5=to_fts5(node), tsquery=to_tsquery(node))
+    expression = SearchExpression(
+        fts5=to_fts5(node), tsquery=to_tsquery(node), tsquery_rank=to_tsquery(node, proclitics=1)
+    )
     unfiltered = ArticleFilter(limit=flt.limit)
     with session_factory(get_engine(url))() as session:
         within = None
