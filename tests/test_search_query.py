@@ -301,3 +301,10 @@ def test_snippet_windows_long_text_around_hits() -> None:
 def test_snippet_can_require_a_hit() -> None:
     assert snippet(parse("Gantz"), "nothing here", require_hit=True) == ""
     assert snippet(parse("Gantz"), "", require_hit=True) == ""
+
+
+def test_rank_query_keeps_bare_forms_only() -> None:
+    node = parse("כוכבי OR اسرائيل")
+    full, short = to_tsquery(node), to_tsquery(node, proclitics=1)
+    assert "'בכוכבי':*" in full and "'בכוכבי':*" not in short
+    assert "'כוכבי':*" in short and "'اسراءيل':*" in short
