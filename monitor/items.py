@@ -18,6 +18,9 @@ from monitor.normalise import NormalisedArticle
 from monitor.outcomes import FetchOutcome
 from monitor.parsing import FeedEntry
 
+# Fetch keys of article pages (full text) start with this; feed fetches never do.
+PAGE_FETCH_PREFIX = "fulltext:"
+
 # Writes a stage wants done in the store transaction: called with (session, article_id).
 StoreHook = Callable[[Any, int], None]
 
@@ -62,6 +65,11 @@ class ArticleItem:
     hooks: list[StoreHook] = field(default_factory=list)  # cluster, tag, ... stages
     notes: dict[str, Any] = field(default_factory=dict)  # stage results, for later stages
     article_id: int | None = None  # set by the store stage
+
+    @property
+    def is_page(self) -> bool:
+        """True for an article page fetched for its full text, not a feed entry."""
+        return self.fetch_key.startswith(PAGE_FETCH_PREFIX)
 
 
 @dataclass

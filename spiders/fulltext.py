@@ -28,7 +28,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from monitor.extract import Extracted, ExtractError, ExtractLimits, extract
-from monitor.items import ArticleItem, FeedRef
+from monitor.items import PAGE_FETCH_PREFIX, ArticleItem, FeedRef
 from monitor.parsing import FeedEntry
 from spiders.feeds import classify_failure
 from spiders.middlewares import NetGuardRefused
@@ -140,7 +140,7 @@ def parse_page(response: Response) -> Iterator[Any]:
         feed=task.feed,
         entry=enriched_entry(task.entry, page),
         seen_at=datetime.now(UTC),
-        fetch_key=f"fulltext:{task.article_id}:{task.revision}",
+        fetch_key=f"{PAGE_FETCH_PREFIX}{task.article_id}:{task.revision}",
         notes={"fulltext": PageEnrichment(task, page, response.url)},
     )
 

@@ -83,6 +83,7 @@ def summarise(stats: dict[str, Any]) -> str:
         f"{sum(outcomes.values())} feeds fetched ({fetched or 'none due'}); "
         f"articles: {stored.get('new', 0)} new, {stored.get('update', 0)} updated, "
         f"{stored.get('unchanged', 0)} unchanged, {dropped} dropped"
+        + (f"; {stored['enriched']} enriched from article pages" if stored.get("enriched") else "")
     )
 
 

@@ -59,14 +59,18 @@ class StorePipeline:
                 with self.sessions.begin() as session:
                     self._store(session, item)
             except SQLAlchemyError as exc:
-                self.tally[item.fetch_key]["failed"] += 1
+                if not item.is_page:
+                    self.tally[item.fetch_key]["failed"] += 1
                 self.stats.inc_value(f"monitor/dropped/{StoreFailed.reason}")
                 raise StoreFailed(
                     f"could not store an item of {item.feed.slug} in "
                     f"{display_url(self.database_url)}: {exc.__class__.__name__}"
                 ) from exc
-            self.tally[item.fetch_key][str(item.action)] += 1
-            self.stats.inc_value(f"monitor/stored/{item.action}")
+            if item.is_page:  # an article page: not part of any feed's fetch
+                self.stats.inc_value("monitor/stored/enriched")
+            else:
+                self.tally[item.fetch_key][str(item.action)] += 1
+                self.stats.inc_value(f"monitor/stored/{item.action}")
         return item
 
     def _store(self, session: Session, item: ArticleItem) -> None:
