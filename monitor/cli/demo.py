@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
+from datetime import UTC, datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from monitor.cli.articles import ARTICLE_COLUMNS
 from monitor.cli.crawl import run_crawl, summarise
 from monitor.cli.feeds import sync_registry
 from monitor.cli.output import emit
+from monitor.digest_job import run_digest
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
 
@@ -88,6 +90,11 @@ def demo(app: AppContext, db_path: Path, out_dir: Path) -> None:
         records = article_records(session, ArticleFilter(limit=None))
     click.echo(f"\n{len(records)} articles stored in {db_path}:\n")
     emit(records, "table", ARTICLE_COLUMNS)
+    digest_path = out_dir / "digest.html"
+    run = run_digest(app.config, datetime.now(UTC), dry_run=True, out=digest_path)
+    click.echo(f"\n{run.message}; the HTML is in {digest_path}\n")
+    if run.rendered is not None:
+        click.echo(run.rendered.text)
 
 
 commands = [demo]
