@@ -13,8 +13,10 @@ Contract:
   feeds only, most overdue first) with a time limit of MONITOR_CRAWL_TIMEOUT: Twisted's reactor
   never runs here, and a crash or leak in a crawl dies with its process. The first tick runs
   at start, so feeds that fell due while the daemon was down are polled first.
-* Daily digest at MONITOR_DIGEST_TIME in MONITOR_DIGEST_TZ, as the child `monitor digest`
-  (it knows which window is due and never mails a date twice).
+* Daily digest at MONITOR_DIGEST_TIME in MONITOR_DIGEST_TZ, as the child
+  `monitor digest --scheduled`, which sends only what is due and never mails a date twice.
+  The same child also runs at start and every DIGEST_RECHECK seconds: a digest missed while
+  the daemon was down goes out on restart, and a failed send is retried on its schedule.
 * Both jobs run with `max_instances=1` (a tick never overlaps the previous one),
   `coalesce=True` and a misfire grace that fits their period; missed, skipped and failed runs
   are logged.
@@ -67,6 +69,7 @@ HEARTBEAT_EVERY = 5.0  # seconds between heartbeats (LEASE_TTL, in monitor.healt
 STOP_GRACE = 25.0  # seconds children get after SIGTERM before SIGKILL (the whole stop: < 30 s)
 DIGEST_TIMEOUT = 600.0  # seconds a digest child may run
 DIGEST_MISFIRE_GRACE = 3600  # a digest up to an hour late (host asleep, busy) still goes out
+DIGEST_RECHECK = 900  # seconds between catch-up/retry runs of `monitor digest --scheduled`
 
 log = logging.getLogger("monitor.daemon")
 
@@ -263,6 +266,7 @@ class ChildResult:
 @dataclass
 class _Running:
     proc: subprocess.Popen[bytes]
+    interruptible: bool
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -275,7 +279,12 @@ class Children:
         self._running: dict[int, _Running] = {}
         self._stopping = False
 
-    def run(self, label: str, argv: list[str], timeout: float) -> ChildResult:
+    def run(
+        self, label: str, argv: list[str], timeout: float, *, interruptible: bool = True
+    ) -> ChildResult:
+        """Run `argv` to its end or `timeout`. At shutdown an interruptible child gets SIGTERM
+        at once (a crawl stops cleanly on it); any other is left to finish within the grace
+        (a digest halfway through sending mail is better finished than cut)."""
         started = time.monotonic()
         with self._lock:
             if self._stopping:
@@ -285,7 +294,7 @@ class Children:
             proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True
             )
-            running = _Running(proc)
+            running = _Running(proc, interruptible)
             self._running[proc.pid] = running
         event(log, f"{label}.start", pid=proc.pid)
         timed_out, output = False, b""
@@ -307,24 +316,34 @@ class Children:
             proc.returncode,
             time.monotonic() - started,
             timed_out,
-            stopped and not timed_out,
+            stopped and not timed_out and proc.returncode != 0,
             " ".join(output.decode("utf-8", "replace").split())[:500],
         )
 
-    def stop_all(self, grace: float | None = None) -> None:
-        """SIGTERM every child, wait up to `grace` seconds in all, then SIGKILL the rest."""
-        grace = self.stop_grace if grace is None else grace
+    def stop_all(self) -> None:
+        """SIGTERM interruptible children, again halfway through `stop_grace` (Scrapy stops
+        at once on a second one), SIGKILL what is left at the end of it. The grace is re-read
+        while waiting: a second Ctrl-C sets it to 0."""
         with self._lock:
             self._stopping = True
             running = list(self._running.values())
-        deadline = time.monotonic() + grace
+        started = time.monotonic()
         for child in running:
-            _signal_group(child.proc, signal.SIGTERM)
+            if child.interruptible:
+                _signal_group(child.proc, signal.SIGTERM)
         for child in running:
-            if not child.done.wait(max(deadline - time.monotonic(), 0)):
-                event(log, "child.kill", level=logging.WARNING, pid=child.proc.pid)
-                _signal_group(child.proc, signal.SIGKILL)
-                child.done.wait(5)
+            nudged = not child.interruptible
+            while not child.done.wait(0.2):
+                elapsed = time.monotonic() - started
+                if not nudged and elapsed >= self.stop_grace / 2:
+                    event(log, "child.hurry", pid=child.proc.pid)
+                    _signal_group(child.proc, signal.SIGTERM)
+                    nudged = True
+                if elapsed >= self.stop_grace:
+                    event(log, "child.kill", level=logging.WARNING, pid=child.proc.pid)
+                    _signal_group(child.proc, signal.SIGKILL)
+                    child.done.wait(5)
+                    break
 
     def _end(self, proc: subprocess.Popen[bytes], grace: float) -> None:
         _signal_group(proc, signal.SIGTERM)
@@ -384,6 +403,7 @@ class Daemon:
         self.stop_reason = ""
         self.exit_code = 0
         self.scheduler: Any = None
+        self._digest_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -483,6 +503,15 @@ class Daemon:
             coalesce=True,
             misfire_grace_time=DIGEST_MISFIRE_GRACE,
         )
+        scheduler.add_job(
+            self.digest_job,
+            IntervalTrigger(seconds=DIGEST_RECHECK, timezone=UTC),
+            id="digest-recheck",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=DIGEST_RECHECK,
+            next_run_time=utcnow(),  # catch up at once on a digest missed while we were down
+        )
         return scheduler
 
     def _on_job_event(self, job_event: Any) -> None:
@@ -544,10 +573,22 @@ class Daemon:
             event(log, "tick.record_error", level=logging.WARNING, error=_one_line(exc))
 
     def digest_job(self) -> None:
-        """The daily digest, in a child process (`monitor digest` decides what is due)."""
+        """The daily digest, in a child process (`monitor digest --scheduled` decides what is
+        due); the daily and the recheck job never run it twice at once."""
         if self.stop_requested.is_set():
             return
-        result = self.children.run("digest", self.child("digest"), self.settings.digest_timeout)
+        if not self._digest_lock.acquire(blocking=False):
+            event(log, "digest.skipped", reason="another digest run is going")
+            return
+        try:
+            result = self.children.run(
+                "digest",
+                self.child("digest", "--scheduled"),
+                self.settings.digest_timeout,
+                interruptible=False,
+            )
+        finally:
+            self._digest_lock.release()
         key = "ok" if result.ok else "stopped" if result.stopped else "failed"
         self.stats.count(self.stats.digests, key)
         level = logging.INFO if result.ok or result.stopped else logging.ERROR

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -111,6 +112,8 @@ def test_jobs_are_guarded_against_overlap_and_silent_misfires(sqlite_url: str) -
     assert (crawl.max_instances, crawl.coalesce, crawl.misfire_grace_time) == (1, True, 30)
     assert (digest.max_instances, digest.coalesce) == (1, True)
     assert digest.misfire_grace_time >= 600
+    recheck = scheduler.get_job("digest-recheck")
+    assert (recheck.max_instances, recheck.coalesce) == (1, True)
     # The digest fires at 07:00 Casablanca time, whatever the host's zone.
     fire = digest.trigger.get_next_fire_time(None, datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
     local = fire.astimezone(ZoneInfo("Africa/Casablanca"))
@@ -499,3 +502,52 @@ def test_sigkill_mid_crawl_then_restart_loses_and_doubles_nothing(
     rows = _articles(db_url)
     expected = {f"f{feed}-{n}" for feed in range(4) for n in range(15)}
     assert len(rows) == len(expected) and {guid for guid, _ in rows} == expected
+
+
+class Mailbox:
+    """aiosmtpd handler keeping every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.mark.slow
+def test_digest_missed_while_down_goes_out_once_on_start(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    feed_server.route("/news.xml", Route(body=rss(_items("news", range(2)))))
+    feed = {"id": "news", "outlet": "Hespress", "path": "/news.xml"}
+    env = _setup(tmp_path, feed_server, sqlite_url, [feed])
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        env.update(
+            MONITOR_SMTP_HOST="127.0.0.1",
+            MONITOR_SMTP_PORT=str(controller.port),
+            MONITOR_SMTP_SECURITY="none",
+            MONITOR_DIGEST_FROM="monitor@example.org",
+            MONITOR_DIGEST_TO="analyst@example.org",
+            MONITOR_DIGEST_TZ="UTC",
+            MONITOR_DIGEST_TIME="00:00",  # today's digest time has passed: it is due
+        )
+        with daemon(env, tmp_path / "first.log") as first:
+            wait_for(lambda: mailbox.messages, "the digest mail", first)
+            assert first.stop() == 0
+        with daemon(env, tmp_path / "second.log") as second:
+            wait_for(
+                lambda: any("event=digest.end" in line for line in second.lines()),
+                "the second daemon's digest check",
+                second,
+            )
+            assert second.stop() == 0
+        assert len(mailbox.messages) == 1  # a date is mailed once, restarts or not
+        assert b"analyst@example.org" in mailbox.messages[0]
+        status = _status(env)
+        assert status["last_digest"]["status"] == "sent"
+    finally:
+        controller.stop()
