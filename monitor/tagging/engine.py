@@ -92,6 +92,8 @@ def _score(rule: Rule, found: Found, title_weight: float) -> _Scored | None:
             points = round(entry.weight * factor, 3)
             total += points
             evidence.append(Match(what.label, name, positions, text, points))
+    # Strongest first: readers (the digest) list the leading terms; subtractions come last.
+    evidence.sort(key=lambda m: -m.points)
     return _Scored(round(total, 3), tuple(evidence))
 
 

@@ -187,7 +187,8 @@ class Rules:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """Evidence: a rule entry that scored, where it matched and what it added.
+    """Evidence: a rule entry that scored, where it matched and what it added (negative for
+    a subtracting entry; a hit's evidence is ordered by points, strongest first).
 
     ``positions`` are word indexes in the field's folded words
     (``words(fold(field_text))``), one per occurrence (for a proximity clause, one per
