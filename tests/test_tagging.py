@@ -425,6 +425,9 @@ def test_shipped_rules_load_and_name_every_tag_of_the_design() -> None:
         ),
         ("en", "Israeli tourists flock to Marrakech", {"morocco-israel"}),
         ("ar", "الجيش الإسرائيلي يقصف قطاع غزة", set()),
+        # קורס is "course" but also "collapses": a columnist on the region, not a training
+        ("he", "יואב גלנט מזהיר: ציר הרשע קורס, וטורקיה ממהרת למלא את הוואקום", set()),
+        ("he", 'קצינים מרוקאים השתתפו בקורס מפקדים של צה"ל', {"joint-exercise", "morocco-israel"}),
     ],
 )
 def test_shipped_rules_on_headlines(lang: str, title: str, tags: set[str]) -> None:
