@@ -320,13 +320,15 @@ def _member(row: MemberRow) -> Member:
 
 
 def _terms(evidence: dict[str, object]) -> tuple[str, ...]:
-    """What matched in the article (its words, as the tagger saw them), without repeats;
-    the rule's own label when a match carries no text."""
+    """What counted for the tag (its words, as the tagger saw them), without repeats; the
+    rule's own label when a match carries no text. Matches that subtracted points (words of
+    civilian domains such as tourism) are not evidence for the tag and are left out."""
     matches = evidence.get("matches")
     terms: dict[str, None] = {}
     if isinstance(matches, list):
         for match in matches:
-            if isinstance(match, dict):
+            points = match.get("points", 1) if isinstance(match, dict) else 0
+            if isinstance(match, dict) and isinstance(points, int | float) and points > 0:
                 label = match.get("text") or match.get("rule")
                 if isinstance(label, str) and label.strip():
                     terms.setdefault(label.strip())

@@ -518,3 +518,17 @@ def test_command_without_mail_settings_says_what_to_set(live_seeded: str, tmp_pa
     assert done.returncode == 1
     assert "MONITOR_SMTP_HOST" in done.stdout and "MONITOR_DIGEST_TO" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_evidence_terms_leave_out_matches_that_subtracted() -> None:
+    from monitor.digest_job import _terms
+
+    evidence = {
+        "matches": [
+            {"rule": "drone*", "text": "drones", "points": 3},
+            {"rule": "@civilian", "text": "visitors", "points": -2},
+            {"rule": "partenariat", "text": "partenariat", "points": 1},
+            {"rule": "drone*", "text": "drones", "points": 3},
+        ]
+    }
+    assert _terms(evidence) == ("drones", "partenariat")
