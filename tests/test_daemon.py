@@ -551,3 +551,15 @@ def test_digest_missed_while_down_goes_out_once_on_start(
         assert status["last_digest"]["status"] == "sent"
     finally:
         controller.stop()
+
+
+def test_the_daemon_never_imports_twisted() -> None:
+    """The reactor lives in crawl children only (DESIGN §2): `monitor run` must not load it."""
+    probe = (
+        "import sys, monitor.cli, monitor.cli.run, monitor.daemon, monitor.health; "
+        "print(sorted(m for m in ('twisted', 'scrapy') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
