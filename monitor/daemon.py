@@ -201,9 +201,6 @@ class Lease:
     def record_tick(self, at: datetime, status: str) -> None:
         self._update(last_tick_at=at, last_tick_status=status)
 
-    def record_info(self, info: dict[str, Any]) -> None:
-        self._update(info=info)
-
     def release(self) -> None:
         self._update(owner=None, heartbeat_at=utcnow())
 
@@ -426,9 +423,9 @@ class Daemon:
         }
         health = None
         try:
+            health = self._start_health()  # before the first crawl: its counters start at 0
             self.scheduler = self._build_scheduler()
             self.scheduler.start()
-            health = self._start_health()
             self._beat_until_stopped()
         finally:
             self._shutdown()

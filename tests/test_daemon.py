@@ -27,9 +27,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.engine import get_engine
-from db.models import Article, DaemonState, Feed, Fetch
+from db.models import Article, ArticleFeed, DaemonState, Feed, Fetch, Outlet
 from monitor.cli.run import EventFormatter
 from monitor.daemon import Daemon, DaemonSettings, Lease, LeaseHeld, event
+from monitor.health import health_report
 from tests.feedserver import FeedServer, Route
 from tests.helpers import monitor_env, registry, rss, run_monitor
 
@@ -327,7 +328,7 @@ def test_daemon_ticks_store_changes_use_304_and_refuse_a_second_instance(
         status = _status(env)
         assert status["daemon"]["alive"] is True and status["daemon"]["state"] == "running"
         assert status["daemon"]["pid"] == first.proc.pid
-        assert status["items_today"] >= 0 and status["articles"] == 8
+        assert status["items_today"] == 8 and status["articles"] == 8
         assert status["feeds"]["ok"] == 1 and status["failing"] == []
 
         second = run_monitor(["run"], env, cwd=tmp_path, timeout=60)
@@ -563,3 +564,85 @@ def test_the_daemon_never_imports_twisted() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]"
+
+
+def _history(session: Session, now: datetime) -> None:
+    """Three feeds with two weeks of history: a busy one gone quiet, a busy one still
+    publishing, and one failing; plus one never polled."""
+    outlet = Outlet(slug="hespress", name="Hespress", country="MA")
+    session.add(outlet)
+    session.flush()
+    feeds = {}
+    for slug, errors in (("quiet", 0), ("lively", 0), ("broken", 4), ("new", 0)):
+        feed = Feed(
+            slug=slug,
+            outlet_id=outlet.id,
+            url=f"https://www.hespress.com/{slug}.xml",
+            language="ar",
+            interval_seconds=900,
+            consecutive_errors=errors,
+            last_polled_at=None if slug == "new" else now - timedelta(minutes=5),
+            last_outcome="http_error" if errors else "not_modified",
+            last_status=503 if errors else 304,
+            last_error="HTTP 503" if errors else None,
+            created_at=now - timedelta(days=20),
+            updated_at=now,
+        )
+        session.add(feed)
+        feeds[slug] = feed
+    session.flush()
+    number = 0
+    for slug, stop in (("quiet", now - timedelta(hours=30)), ("lively", now)):
+        moment = now - timedelta(days=14)
+        while moment < stop:
+            if 6 <= moment.hour < 22:  # publishes by day, every 40 min
+                number += 1
+                article = Article(
+                    outlet_id=outlet.id,
+                    feed_id=feeds[slug].id,
+                    guid=f"g{number}",
+                    url=f"https://www.hespress.com/{number}.html",
+                    canonical_url=f"https://hespress.com/{number}.html",
+                    title=f"خبر {number}",
+                    published_at=moment,
+                    first_seen_at=moment,
+                    updated_at=moment,
+                    content_hash=f"{number:064d}",
+                )
+                session.add(article)
+                session.flush()
+                session.add(
+                    ArticleFeed(article_id=article.id, feed_id=feeds[slug].id, first_seen_at=moment)
+                )
+            moment += timedelta(minutes=40)
+
+
+def test_status_sorts_feeds_into_ok_failing_silent_and_new(db_url: str) -> None:
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    engine = get_engine(db_url)
+    with Session(engine) as session, session.begin():
+        _history(session, now)
+    report = health_report(engine, now, ZoneInfo("Africa/Casablanca"))
+    feeds = report["feeds"]
+    assert feeds["counts"] == {
+        "enabled": 4,
+        "ok": 1,
+        "failing": 1,
+        "silent": 1,
+        "never_polled": 1,
+    }
+    assert [row["id"] for row in feeds["silent"]] == ["quiet"]
+    assert feeds["silent"][0]["why"] == "quiet 1d14h40m, usually at most 8h40m"
+    assert feeds["failing"][0]["id"] == "broken" and feeds["failing"][0]["status"] == 503
+    assert feeds["never_polled"] == ["new"]
+    assert report["daemon"] == {"state": "never started", "alive": False}
+    # "Today" is the day in Casablanca: items since local midnight, the lively feed's only.
+    local_midnight = now.astimezone(ZoneInfo("Africa/Casablanca")).replace(hour=0, minute=0)
+    expected = sum(
+        1
+        for minutes in range(0, 14 * 24 * 60, 40)
+        if (moment := now - timedelta(days=14) + timedelta(minutes=minutes)) >= local_midnight
+        and 6 <= moment.hour < 22
+        and moment < now
+    )
+    assert report["items_today"] == expected > 0
