@@ -16,15 +16,31 @@ them, and keeps each story's members, roles and counts consistent:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    TextualSelect,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from db.models import Article, ArticleTag, DedupeBucket, Outlet, Story, Tag
+from db.types import UTCDateTime
 
 # Roles as stored (the values of monitor.outcomes.StoryRole; db/ does not import monitor/).
 ORIGINAL = "original"
@@ -49,6 +65,34 @@ class Candidate:
     shared_bands: int
 
 
+@functools.cache
+def _candidate_query(bands: int) -> TextualSelect:
+    """The lookup for `bands` keys, built once per count (expression building costs more
+    than running it)."""
+    # An OR of (band = ? AND bucket = ?) terms: both SQLite (multi-index OR) and PostgreSQL
+    # (bitmap OR) answer it from the (band, bucket) index; a row-value IN scans on SQLite.
+    keys = " OR ".join(f"(band = :b{i} AND bucket = :k{i})" for i in range(bands))
+    sql = f"""
+        SELECT a.id, a.outlet_id, a.published_at, a.title_key, a.match_text,
+               a.body <> '' AS has_body, a.language, a.story_id, hits.shared
+        FROM (SELECT article_id, count(*) AS shared FROM dedupe_buckets
+              WHERE ({keys}) AND seen_at >= :since AND seen_at <= :until
+              GROUP BY article_id) AS hits
+        JOIN articles a ON a.id = hits.article_id
+        WHERE a.outlet_id <> :outlet AND a.id <> :article
+        ORDER BY hits.shared DESC, a.published_at, a.id
+        LIMIT :limit"""
+    return (
+        text(sql)
+        .bindparams(
+            bindparam("since", type_=UTCDateTime()),
+            bindparam("until", type_=UTCDateTime()),
+            *(bindparam(f"k{i}", type_=BigInteger()) for i in range(bands)),
+        )
+        .columns(published_at=UTCDateTime(), has_body=Boolean())
+    )
+
+
 def find_candidates(
     session: Session,
     bands: Sequence[tuple[int, int]],
@@ -66,36 +110,17 @@ def find_candidates(
     """
     if not bands:
         return []
-    # An OR of (band = ? AND bucket = ?) terms: both SQLite (multi-index OR) and PostgreSQL
-    # (bitmap OR) answer it from the (band, bucket) index; a row-value IN scans on SQLite.
-    keys = or_(*(and_(DedupeBucket.band == b, DedupeBucket.bucket == k) for b, k in bands))
-    hits = (
-        select(DedupeBucket.article_id, func.count().label("shared"))
-        .where(keys, DedupeBucket.seen_at >= since, DedupeBucket.seen_at <= until)
-        .group_by(DedupeBucket.article_id)
-        .subquery()
-    )
-    query = (
-        select(
-            Article.id,
-            Article.outlet_id,
-            Article.published_at,
-            Article.title_key,
-            Article.match_text,
-            Article.body != "",
-            Article.language,
-            Article.story_id,
-            hits.c.shared,
-        )
-        .join(hits, hits.c.article_id == Article.id)
-        .order_by(hits.c.shared.desc(), Article.published_at, Article.id)
-        .limit(limit)
-    )
-    if exclude_outlet_id is not None:
-        query = query.where(Article.outlet_id != exclude_outlet_id)
-    if exclude_article_id is not None:
-        query = query.where(Article.id != exclude_article_id)
-    return [Candidate(*row) for row in session.execute(query)]
+    params: dict[str, Any] = {
+        "since": since,
+        "until": until,
+        "outlet": -1 if exclude_outlet_id is None else exclude_outlet_id,
+        "article": -1 if exclude_article_id is None else exclude_article_id,
+        "limit": limit,
+    }
+    for i, (band, bucket) in enumerate(bands):
+        params[f"b{i}"], params[f"k{i}"] = band, bucket
+    rows = session.execute(_candidate_query(len(bands)), params)
+    return [Candidate(*row) for row in rows]
 
 
 def replace_buckets(

@@ -10,7 +10,8 @@ Pipeline, per article:
    64 bits (words are hashed with BLAKE2b and cached, shingles combine word hashes).
 2. **MinHash.** :data:`NUM_PERM` minima of the shingle hashes under multiply-shift hash
    functions whose constants come from BLAKE2b of a fixed label: signatures are identical
-   on every machine and in every process (no ``hash()``, no RNG).
+   on every machine and in every process (no ``hash()``, no RNG). numpy does the
+   arithmetic (wrapping uint64) for all shingles and functions at once.
 3. **LSH bands.** The signature is cut into :data:`FULL_BANDS` bands of :data:`BAND_ROWS`
    rows; each band becomes a ``(band, bucket)`` key, bucket a signed 64-bit integer, stored
    in SQL (``dedupe_buckets``). Two texts with Jaccard similarity J share at least one band
@@ -32,7 +33,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
-from functools import lru_cache
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -70,11 +70,10 @@ LEAD_BAND_BASE: Final = 100  # band ids 100..111: the lead's bands, never mixed 
 #: ``monitor recluster`` (buckets of two schemes never meet, so nothing wrong is found).
 SCHEME: Final = b"dedupe-v1"
 
-_MASK64: Final = (1 << 64) - 1
-# Odd 64-bit multipliers for combining the word hashes of a shingle (order-sensitive).
-_K1: Final = 0x9E3779B97F4A7C15
-_K2: Final = 0xC2B2AE3D27D4EB4F
-_K3: Final = 0x165667B19E3779F9
+# Odd 64-bit multipliers for combining the word hashes of a shingle (order-sensitive) and
+# the rows of a band.
+_K: Final = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
+_BAND_SEED: Final = np.uint64(0x27D4EB2F165667C5)
 
 BandKey = tuple[int, int]  # (band, bucket): bucket fits a signed 64-bit column
 
@@ -88,59 +87,86 @@ def _u64(label: bytes) -> int:
 _PERM_A: Final = np.array([_u64(b"a%d" % i) | 1 for i in range(NUM_PERM)], dtype=np.uint64)
 _PERM_B: Final = np.array([_u64(b"b%d" % i) for i in range(NUM_PERM)], dtype=np.uint64)
 _EMPTY_MIN: Final = (1 << 32) - 1
+_U64 = npt.NDArray[np.uint64]
 
 
-@lru_cache(maxsize=1 << 17)
-def _word_hash(word: str) -> int:
-    return int.from_bytes(
-        hashlib.blake2b(word.encode("utf-8"), digest_size=8, person=SCHEME).digest(), "big"
-    )
+# Word hashes, computed once per word: a plain dict (a news vocabulary is some 10**5 words),
+# emptied when it outgrows _WORD_CACHE_MAX so that memory stays bounded.
+_WORD_CACHE: dict[str, int] = {}
+_WORD_CACHE_MAX: Final = 1 << 19
 
 
-def _mix64(x: int) -> int:
-    """SplitMix64's finaliser: spreads the combined word hashes over all 64 bits."""
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
+def _word_hashes(tokens: Sequence[str]) -> _U64:
+    cache = _WORD_CACHE
+    try:  # the common case: every word seen before
+        return np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+    except KeyError:
+        pass
+    missing = [t for t in set(tokens) if t not in cache]
+    if len(cache) + len(missing) > _WORD_CACHE_MAX:
+        cache.clear()
+        missing = list(set(tokens))
+    for token in missing:
+        cache[token] = _u64(token.encode("utf-8"))
+    return np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
 
 
-def _shingle_hashes(tokens: Sequence[str]) -> list[int]:
-    """64-bit hashes of the word 3-grams, in text order (a shorter text is one shingle)."""
-    if not tokens:
-        return []
-    hashes = [_word_hash(t) for t in tokens]
-    if len(hashes) < SHINGLE_WORDS:
-        combined = 0
-        for h in hashes:
-            combined = (combined * _K1 + h) & _MASK64
-        return [_mix64(combined)]
-    return [
-        _mix64((a * _K1 + b * _K2 + c * _K3) & _MASK64)
-        for a, b, c in zip(hashes, hashes[1:], hashes[2:], strict=False)
-    ]
+def _mix64(x: _U64) -> _U64:
+    """SplitMix64's finaliser, elementwise: spreads combined hashes over all 64 bits."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
-def _minhash(hashes: Iterable[int]) -> npt.NDArray[np.uint64]:
-    values = np.fromiter(hashes, dtype=np.uint64)
+def _shingle_hashes(tokens: Sequence[str]) -> _U64:
+    """64-bit hashes of the word 3-grams, in text order (a shorter text is one shingle).
+
+    Words are hashed once (BLAKE2b, cached); a shingle combines its three word hashes with
+    odd multipliers, wrapping modulo 2**64, and mixes the sum.
+    """
+    words = _word_hashes(tokens)
+    if words.size >= SHINGLE_WORDS:
+        combined = words[:-2] * _K[0] + words[1:-1] * _K[1] + words[2:] * _K[2]
+    elif words.size:
+        combined = (words * _K[: words.size]).sum(keepdims=True, dtype=np.uint64)
+    else:
+        return words
+    return _mix64(combined)
+
+
+def _minhash(values: _U64) -> _U64:
     if values.size == 0:
         return np.full(NUM_PERM, _EMPTY_MIN, dtype=np.uint64)
     permuted = values[None, :] * _PERM_A[:, None] + _PERM_B[:, None]
-    result: npt.NDArray[np.uint64] = (permuted >> np.uint64(32)).min(axis=1)
+    result: _U64 = (permuted >> np.uint64(32)).min(axis=1)
     return result
 
 
-def _bucket(band: int, rows: npt.NDArray[np.uint64]) -> int:
-    digest = hashlib.blake2b(
-        band.to_bytes(2, "big") + rows.astype(">u4").tobytes(), digest_size=8, person=SCHEME
-    ).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _bands(signature: npt.NDArray[np.uint64], count: int, base: int) -> list[BandKey]:
-    return [
-        (base + i, _bucket(base + i, signature[i * BAND_ROWS : (i + 1) * BAND_ROWS]))
-        for i in range(count)
+_BAND_IDS: Final = np.concatenate(
+    [
+        np.arange(FULL_BANDS, dtype=np.uint64),
+        np.arange(LEAD_BAND_BASE, LEAD_BAND_BASE + LEAD_BANDS, dtype=np.uint64),
     ]
+)
+
+
+def _bands(full: _U64, lead: _U64) -> list[BandKey]:
+    """Band keys: :data:`FULL_BANDS` from the whole text's minima, :data:`LEAD_BANDS` from
+    the lead's (each band is :data:`BAND_ROWS` consecutive minima).
+
+    A bucket mixes the band id with its rows, so equal rows in two bands never collide.
+    """
+    rows = np.concatenate(
+        [
+            full[: FULL_BANDS * BAND_ROWS].reshape(FULL_BANDS, BAND_ROWS),
+            lead[: LEAD_BANDS * BAND_ROWS].reshape(LEAD_BANDS, BAND_ROWS),
+        ]
+    )
+    ids = _BAND_IDS
+    bucket = _mix64(ids * _BAND_SEED)
+    for r in range(BAND_ROWS):
+        bucket = _mix64((bucket ^ rows[:, r]) * _K[r])
+    return list(zip(ids.tolist(), bucket.view(np.int64).tolist(), strict=True))
 
 
 def _number_runs(tokens: Sequence[str]) -> tuple[frozenset[str], int]:
@@ -194,20 +220,21 @@ def fingerprint(
     """
     tokens = tuple(text.split())
     hashes = _shingle_hashes(tokens)
+    shingles = frozenset(hashes.tolist())
     numbers, digits = _number_runs(tokens)
     bands: list[BandKey] = []
-    if index and len(set(hashes)) >= DEFAULT_THRESHOLDS.min_shingles:
+    if index and len(shingles) >= DEFAULT_THRESHOLDS.min_shingles:
         full = _minhash(hashes)
-        bands = _bands(full, FULL_BANDS, 0)
-        lead_tokens = tokens if lead is None else tuple(lead.split())
         if lead is None and len(tokens) <= LEAD_WORDS:
             lead_signature = full  # the whole text is its own lead
+        elif lead is None:
+            lead_signature = _minhash(hashes[: LEAD_WORDS - SHINGLE_WORDS + 1])
         else:
-            lead_signature = _minhash(_shingle_hashes(lead_tokens[:LEAD_WORDS]))
-        bands += _bands(lead_signature, LEAD_BANDS, LEAD_BAND_BASE)
+            lead_signature = _minhash(_shingle_hashes(lead.split()[:LEAD_WORDS]))
+        bands = _bands(full, lead_signature)
     return Fingerprint(
         tokens=tokens,
-        shingles=frozenset(hashes),
+        shingles=shingles,
         numbers=numbers,
         digit_tokens=digits,
         bands=tuple(bands),

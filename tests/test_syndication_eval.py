@@ -82,7 +82,8 @@ def _serve(
         )
     path = tmp_path / "feeds.yaml"
     path.write_text(registry(server, feeds), encoding="utf-8")
-    env = monitor_env(db_url, MONITOR_FEEDS_FILE=str(path))
+    # A loaded machine must not turn a slow loopback answer into a missing feed.
+    env = monitor_env(db_url, MONITOR_FEEDS_FILE=str(path), MONITOR_DOWNLOAD_TIMEOUT="60")
     done = run_monitor(["feeds", "sync"], env)
     assert done.returncode == 0, done.stderr
     return env
@@ -239,7 +240,7 @@ def _check_stories_command(
 
     # --tag: a story is listed when any member carries the tag.
     with session_factory(get_engine(db_url)).begin() as session:
-        tag = Tag(slug="defense-cooperation", label="Defence cooperation")
+        tag = Tag(slug="eval-marker", label="Marked by this test")
         session.add(tag)
         session.flush()
         copy_id = session.execute(
@@ -255,9 +256,9 @@ def _check_stories_command(
                 tagged_at=by_id["he-elbit-walla"].published,
             )
         )
-    tagged = json.loads(_monitor(env, "stories", "--json", "--tag", "defense-cooperation"))
+    tagged = json.loads(_monitor(env, "stories", "--json", "--tag", "eval-marker"))
     assert [r["members"][0]["url"] for r in tagged] == [by_id["he-elbit-globes"].url]
-    assert tagged[0]["tags"] == ["defense-cooperation"]
+    assert "eval-marker" in tagged[0]["tags"]
 
     # CSV: one row per member; the table: every story with its members, original first.
     rows = list(csv.DictReader(io.StringIO(_monitor(env, "stories", "--csv").lstrip("\ufeff"))))
