@@ -16,7 +16,7 @@ ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 DOWNLOAD_DELAY = 1.0
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY_JITTER = 0.5  # ±50 % around the delay, so polls do not march in step
 USER_AGENT = "media-monitor/0.1 (feed reader)"
 
 # Limits: a feed is small. 16 MiB refuses a gzip bomb in a fraction of a second (the 1 GiB

@@ -214,7 +214,7 @@ def test_failures_are_named_and_other_feeds_carry_on(
 def test_killed_crawl_loses_nothing_on_rerun(
     tmp_path: Path, feed_server: FeedServer, db_url: str
 ) -> None:
-    total = 1500
+    total = 800
     feed_server.route("/big.xml", Route(body=rss(_items("k", total), lang="ar")))
     env = _setup(
         tmp_path,

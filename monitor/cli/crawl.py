@@ -57,7 +57,7 @@ def run_crawl(
         },
         priority="cmdline",
     )
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler("feeds")
     process.crawl(crawler)
     process.start()
