@@ -26,8 +26,11 @@ from scrapy.exceptions import (
     UnsupportedURLSchemeError,
 )
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from db.engine import get_engine, session_factory
@@ -58,6 +61,11 @@ def classify_failure(failure: Failure) -> tuple[FetchOutcome, str]:
         return FetchOutcome.TIMEOUT, text
     if isinstance(exc, DownloadCancelledError):
         return FetchOutcome.TOO_LARGE, text
+    if isinstance(exc, HttpError) and 300 <= exc.response.status < 400:
+        # RedirectMiddleware hands back a redirect it will not follow (file:, data:, ftp:):
+        # the feed points somewhere we must not go.
+        location = _header(exc.response, "Location") or ""
+        return FetchOutcome.REDIRECT_ERROR, f"redirect to {location} refused"[:ERROR_TEXT_LIMIT]
     if isinstance(exc, IgnoreRequest):
         message = str(exc)
         if "robots.txt" in message:
@@ -161,7 +169,7 @@ class FeedsSpider(Spider):
             **fields,
         )
 
-    def parse_feed_response(self, response: Response) -> Iterator[Any]:
+    async def parse_feed_response(self, response: Response) -> AsyncIterator[Any]:
         meta = response.meta
         status = response.status
         common: dict[str, Any] = {
@@ -193,7 +201,11 @@ class FeedsSpider(Spider):
             for key, values in response.headers.items()
         }
         try:
-            parsed = parse_feed(response.body, url=response.url, headers=headers)
+            # In a worker thread: a feed of 20,000 items takes seconds to parse, and a reactor
+            # blocked that long lets the download timeouts of the other feeds expire.
+            parsed = await maybe_deferred_to_future(
+                deferToThread(parse_feed, response.body, url=response.url, headers=headers)
+            )
         except FeedParseError as exc:
             common["body_hash"] = None  # parse again next time, whatever the body
             yield self._fetch(meta, FetchOutcome.PARSE_ERROR, error=str(exc), **common)
