@@ -3,15 +3,18 @@
 An item's article row, its feed link and every write the earlier stages queued (story, tags,
 search index) commit together or not at all. The fetch record comes after its items: when any
 of them failed to store, the feed's validators are cleared so the next poll refetches it whole.
+An item that an earlier stage failed on (the database gone mid-crawl) counts as not stored.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
+from scrapy import signals
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -22,6 +25,8 @@ from monitor.items import Action, ArticleItem, FetchItem
 from monitor.outcomes import FetchOutcome
 from monitor.pipelines import ItemDropped, sessions_for
 from monitor.polling import PollInput, plan_next_poll
+
+log = logging.getLogger(__name__)
 
 
 class StoreFailed(ItemDropped):
@@ -49,7 +54,16 @@ class StorePipeline:
         pipeline = cls(sessions_for(crawler), crawler.stats, url)
         pipeline.min_interval = timedelta(seconds=crawler.settings.getint("MONITOR_MIN_INTERVAL"))
         pipeline.max_interval = timedelta(seconds=crawler.settings.getint("MONITOR_MAX_INTERVAL"))
+        crawler.signals.connect(pipeline.item_failed, signal=signals.item_error)
         return pipeline
+
+    def item_failed(self, item: Any, **_: Any) -> None:
+        """A stage raised on the item (identify or cluster lost the database, say): count it
+        as not stored, so its fetch ends as store_error and the next poll refetches it whole
+        instead of finding the body unchanged and the item gone for good."""
+        if isinstance(item, ArticleItem):
+            self.tally[item.fetch_key]["failed"] += 1
+            self.stats.inc_value(f"monitor/dropped/{StoreFailed.reason}")
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, FetchItem):
@@ -191,6 +205,18 @@ class StorePipeline:
             interval_seconds=int(decision.interval.total_seconds()),
             schedule_reason=decision.reason,
         )
-        with self.sessions.begin() as session:
-            record_fetch(session, record)
+        try:
+            with self.sessions.begin() as session:
+                record_fetch(session, record)
+        except SQLAlchemyError as exc:
+            # The feed keeps its old validators and schedule: the next crawl fetches it again.
+            self.stats.inc_value("monitor/fetch/unrecorded")
+            log.error(
+                "could not record the fetch of %s (%s) in %s: %s",
+                feed.slug,
+                outcome,
+                display_url(self.database_url),
+                exc.__class__.__name__,
+            )
+            return
         self.stats.inc_value(f"monitor/fetch/{outcome}")
