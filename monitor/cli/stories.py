@@ -66,7 +66,7 @@ def _table(records: list[dict[str, Any]]) -> str:
             )
             credit = " ".join((m["credit"] or "").split())
             lines.append(
-                f"    {m['role'] or '':<8} {when:<17} {m['outlet']:<18} {credit[:24]:<24} "
+                f"    {m['role'] or '':<8} {when:<17} {m['outlet']:<18} {credit[:30]:<30} "
                 f"{m['url'] or ''}"
             )
         lines.append("")
