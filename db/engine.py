@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -65,7 +65,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"connect_timeout": 10})
-    return create_engine(url, **kwargs)
+    try:
+        return create_engine(url, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:  # mysql:// without its driver, a typo
+        raise DatabaseError(f"cannot use {display_url(url)}: no driver for it ({exc})") from None
 
 
 def get_engine(url: str) -> Engine:
@@ -98,13 +101,24 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
+def _one_line(exc: DBAPIError) -> str:
+    # psycopg adds a hint on a second, tab-indented line; an error message is one line.
+    return " ".join(str(exc.orig).split())
+
+
 def upgrade(url: str) -> bool:
     """Migrate the schema to head; return True when anything was applied."""
     engine = get_engine(url)
     try:
         before = current_revision(engine)
     except OperationalError as exc:
-        raise DatabaseError(f"cannot reach the database {display_url(url)}: {exc.orig}") from None
+        raise DatabaseError(
+            f"cannot reach the database {display_url(url)}: {_one_line(exc)}"
+        ) from None
+    except DBAPIError as exc:  # e.g. a SQLite URL naming a file that is not a database
+        raise DatabaseError(
+            f"cannot use the database {display_url(url)}: {_one_line(exc)}"
+        ) from None
     if before == head_revision():
         return False
     config = alembic_config(url)
