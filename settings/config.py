@@ -81,7 +81,11 @@ class Config:
 
 def _read_dotenv(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -93,8 +97,11 @@ def _read_dotenv(path: Path) -> dict[str, str]:
 
 
 def _read_toml(path: Path) -> dict[str, str]:
-    with path.open("rb") as handle:
-        data = tomllib.load(handle)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     section = data.get("monitor", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [monitor] must be a table")
@@ -139,17 +146,22 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     env = dict(os.environ if environ is None else environ)
     here = cwd or Path.cwd()
     merged: dict[str, str] = {}
-    if (here / "monitor.toml").is_file():
-        merged.update(_read_toml(here / "monitor.toml"))
-    if (here / ".env").is_file():
-        merged.update(_read_dotenv(here / ".env"))
+    origin: dict[str, Path] = {}  # the file a setting came from, to name it in errors
+    for path, read in ((here / "monitor.toml", _read_toml), (here / ".env", _read_dotenv)):
+        if path.is_file():
+            values = read(path)
+            merged.update(values)
+            origin.update(dict.fromkeys(values, path))
     merged.pop("MONITOR_SMTP_PASSWORD", None)  # secrets come from the environment only
-    merged.update({k: v for k, v in env.items() if k.startswith("MONITOR_")})
+    from_env = {k: v for k, v in env.items() if k.startswith("MONITOR_")}
+    merged.update(from_env)
     known = set(VARIABLES) | set(SECRET_VARIABLES) | {"MONITOR_TEST_PG_URL"}
     unknown = sorted(set(merged) - known)
     if unknown:
+        name = unknown[0]
+        where = f" in {origin[name]}" if name in origin and name not in from_env else ""
         raise ConfigError(
-            f"unknown setting {unknown[0]}; known settings: {', '.join(sorted(VARIABLES))}"
+            f"unknown setting {name}{where}; known settings: {', '.join(sorted(VARIABLES))}"
         )
 
     def get(name: str) -> str:
