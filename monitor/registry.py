@@ -124,7 +124,7 @@ def parse_registry(text: str, source: str = "feeds.yaml") -> list[FeedSpec]:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RegistryError(f"{source}: not valid YAML: {exc}") from None
+        raise RegistryError(_yaml_problem(source, exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("feeds"), list):
         raise RegistryError(f"{source}: expected a top-level 'feeds:' list")
     extra = sorted(set(data) - {"feeds"})
@@ -147,6 +147,16 @@ def parse_registry(text: str, source: str = "feeds.yaml") -> list[FeedSpec]:
         specs.append(spec)
     _check_outlets(specs, source)
     return specs
+
+
+def _yaml_problem(source: str, exc: yaml.YAMLError) -> str:
+    """One line naming the file and line, instead of PyYAML's multi-line report."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return f"{source}: not valid YAML: {' '.join(str(exc).split())}"
+    message = f"{source}:{exc.problem_mark.line + 1}: not valid YAML: {exc.problem}"
+    if exc.context and exc.context_mark is not None:
+        message += f" ({exc.context} on line {exc.context_mark.line + 1})"
+    return message
 
 
 def _check_outlets(specs: list[FeedSpec], source: str) -> None:
