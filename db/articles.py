@@ -109,6 +109,8 @@ def find_article(
             found, matched_on = by_guid[0], "guid"
             stored_url = found.canonical_url
             moved = bool(canonical_url and stored_url and stored_url != canonical_url)
+            # Without URLs a reused guid cannot be told from an edited title: the guid wins,
+            # since a new row per poll would be worse than an overwritten one.
             if moved and found.title_key != title_key:
                 found = None  # a reused guid: another story
     elif title_key:

@@ -27,7 +27,12 @@ def normalise_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise DatabaseError(f"not a database URL: {url!r}") from None
+        # The text may hold a password: show only its scheme.
+        scheme = url.partition(":")[0][:20]
+        raise DatabaseError(
+            f"not a database URL (it begins {scheme!r}); expected e.g. "
+            "sqlite:///monitor.db or postgresql://user@host/db"
+        ) from None
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
@@ -37,7 +42,7 @@ def display_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
-        return url
+        return "<not a database URL>"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Feed, Fetch, Outlet
@@ -58,10 +58,51 @@ def _outlet(session: Session, spec: FeedDefinition) -> Outlet:
     return outlet
 
 
+class SyncError(ValueError):
+    """The registry asks for a change that would break article identity; nothing is changed."""
+
+
+def _rename_outlets(
+    session: Session, specs: Sequence[FeedDefinition], existing: dict[str, Feed]
+) -> None:
+    """Follow an outlet's new name in the registry by renaming its row, keeping its id.
+
+    Articles are identified per outlet, so moving feeds to a new outlet row would store every
+    item again. A rename is safe when all listed feeds of the outlet take the same new name
+    and no other outlet has it; anything else is refused, naming the feeds.
+    """
+    outlets = {outlet.id: outlet for outlet in session.execute(select(Outlet)).scalars()}
+    taken = {outlet.slug for outlet in outlets.values()}
+    wanted: dict[int, dict[str, list[str]]] = {}
+    names: dict[str, str] = {}
+    for spec in specs:
+        feed = existing.get(spec.id)
+        if feed is not None:
+            wanted.setdefault(feed.outlet_id, {}).setdefault(spec.outlet_slug, []).append(spec.id)
+            names[spec.outlet_slug] = spec.outlet
+    for outlet_id, by_slug in wanted.items():
+        outlet = outlets[outlet_id]
+        if set(by_slug) == {outlet.slug}:
+            continue
+        new_slug, *others = by_slug
+        if others or new_slug in taken:
+            moves = "; ".join(
+                f"{', '.join(ids)} -> {names[slug]!r}" for slug, ids in by_slug.items()
+            )
+            raise SyncError(
+                f"feeds of outlet {outlet.name!r} would move to other outlets ({moves}); "
+                "articles are identified per outlet, so rename all of its feeds' outlet "
+                "together to a name no other outlet uses"
+            )
+        outlet.slug, outlet.name = new_slug, names[new_slug]
+        taken.add(new_slug)
+
+
 def sync_feeds(session: Session, specs: Sequence[FeedDefinition], now: datetime) -> SyncReport:
     """Make the feeds table match the registry: add, update, and disable (never delete)."""
     report = SyncReport()
     existing = {feed.slug: feed for feed in session.execute(select(Feed)).scalars()}
+    _rename_outlets(session, specs, existing)
     for spec in specs:
         outlet = _outlet(session, spec)
         session.flush()
@@ -198,21 +239,3 @@ def record_fetch(session: Session, record: FetchRecord) -> None:
             # Some items are missing: forget the validators so the next poll refetches all.
             values.update(etag=None, last_modified=None, body_hash=None)
     session.execute(update(Feed).where(Feed.id == record.feed_id).values(**values))
-
-
-def feed_counts(session: Session) -> dict[str, int]:
-    """How many enabled feeds are healthy, failing or never polled."""
-    rows = session.execute(
-        select(
-            func.count().filter(Feed.last_polled_at.is_(None)),
-            func.count().filter(Feed.consecutive_errors > 0),
-            func.count(),
-        ).where(Feed.enabled.is_(True))
-    ).one()
-    never, failing, total = (int(value or 0) for value in rows)
-    return {
-        "enabled": total,
-        "never_polled": never,
-        "failing": failing,
-        "ok": total - never - failing,
-    }

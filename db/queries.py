@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,6 @@ class ArticleFilter:
     story_id: int | None = None
     ids: Sequence[int] | None = None  # restrict to these (e.g. search hits)
     limit: int | None = 50
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def filtered_ids(session: Session, flt: ArticleFilter) -> Select[int]:

@@ -46,6 +46,9 @@ MIN_INTERVAL = timedelta(minutes=5)
 MAX_INTERVAL = timedelta(hours=6)
 MAX_BACKOFF = timedelta(hours=24)
 UNCONDITIONAL_EVERY = timedelta(hours=12)
+# Publisher hints (Retry-After, max-age) beyond a year are nonsense; capping them before they
+# become timedeltas keeps a hostile header from overflowing date arithmetic.
+HINT_CEILING_SECONDS = 366 * 86400
 
 GROW_FACTOR = 1.25  # nothing new: poll a little less often
 MAX_SHRINK = 0.5  # many new: at most halve per poll, so one burst does not pin a feed at the floor
@@ -169,7 +172,7 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():
-        return timedelta(seconds=int(text))
+        return timedelta(seconds=min(int(text), HINT_CEILING_SECONDS))
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -192,7 +195,7 @@ def parse_max_age(cache_control: str | None) -> timedelta | None:
             return None
         arg = arg.strip().strip('"')
         if name == "max-age" and max_age is None and arg.isascii() and arg.isdigit():
-            max_age = timedelta(seconds=int(arg))
+            max_age = timedelta(seconds=min(int(arg), HINT_CEILING_SECONDS))
     return max_age
 
 

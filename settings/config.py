@@ -46,6 +46,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "MONITOR_MAX_INTERVAL": ("21600", "longest seconds between two polls of a healthy feed"),
 }
 SECRET_VARIABLES = ("MONITOR_SMTP_PASSWORD",)
+DAY = 86400
 
 
 class ConfigError(ValueError):
@@ -108,13 +109,15 @@ def _read_toml(path: Path) -> dict[str, str]:
     return {f"MONITOR_{key.upper()}": str(value) for key, value in section.items()}
 
 
-def _int(name: str, value: str, *, minimum: int = 1) -> int:
+def _int(name: str, value: str, *, minimum: int = 1, maximum: int | None = None) -> int:
     try:
         number = int(value)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {number}")
     return number
 
 
@@ -152,7 +155,11 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
             values = read(path)
             merged.update(values)
             origin.update(dict.fromkeys(values, path))
-    merged.pop("MONITOR_SMTP_PASSWORD", None)  # secrets come from the environment only
+    if "MONITOR_SMTP_PASSWORD" in merged:  # secrets come from the environment only
+        raise ConfigError(
+            "MONITOR_SMTP_PASSWORD may only be set in the environment, not in .env or "
+            "monitor.toml: remove it from the file and export it instead"
+        )
     from_env = {k: v for k, v in env.items() if k.startswith("MONITOR_")}
     merged.update(from_env)
     known = set(VARIABLES) | set(SECRET_VARIABLES) | {"MONITOR_TEST_PG_URL"}
@@ -204,10 +211,12 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         digest_tags=_split(get("MONITOR_DIGEST_TAGS")),
         digest_send_empty=_bool("MONITOR_DIGEST_SEND_EMPTY", get("MONITOR_DIGEST_SEND_EMPTY")),
         health_port=_int("MONITOR_HEALTH_PORT", health_text) if health_text else None,
-        min_interval=_int("MONITOR_MIN_INTERVAL", get("MONITOR_MIN_INTERVAL")),
+        min_interval=_int("MONITOR_MIN_INTERVAL", get("MONITOR_MIN_INTERVAL"), maximum=DAY),
+        # A healthy feed is polled at least daily, like a failing one (backoff is capped there).
         max_interval=_int(
             "MONITOR_MAX_INTERVAL",
             get("MONITOR_MAX_INTERVAL"),
             minimum=_int("MONITOR_MIN_INTERVAL", get("MONITOR_MIN_INTERVAL")),
+            maximum=DAY,
         ),
     )

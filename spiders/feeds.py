@@ -206,9 +206,12 @@ class FeedsSpider(Spider):
             parsed = await maybe_deferred_to_future(
                 deferToThread(parse_feed, response.body, url=response.url, headers=headers)
             )
-        except FeedParseError as exc:
+        except Exception as exc:  # a parser bug must not cost the fetch its record either
             common["body_hash"] = None  # parse again next time, whatever the body
-            yield self._fetch(meta, FetchOutcome.PARSE_ERROR, error=str(exc), **common)
+            error = str(exc) if isinstance(exc, FeedParseError) else f"parser failed: {exc!r}"
+            yield self._fetch(
+                meta, FetchOutcome.PARSE_ERROR, error=error[:ERROR_TEXT_LIMIT], **common
+            )
             return
         feed: FeedRef = meta["feed"]
         seen_at = datetime.now(UTC)

@@ -125,3 +125,46 @@ def test_sync_then_list_formats(tmp_path: Path, db_url: str) -> None:
     after = json.loads(run_monitor(["feeds", "list", "--json"], env).stdout)
     assert len(after) == count
     assert {r["id"] for r in after if r["enabled"]} == {"hespress-ar"}
+
+
+def test_demo_refuses_to_replace_another_database(tmp_path: Path) -> None:
+    precious = tmp_path / "monitor.db"
+    precious.write_bytes(b"analyst data")
+    done = run_monitor(
+        ["demo", "--database", str(precious), "--out", str(tmp_path / "o")],
+        monitor_env(f"sqlite:///{precious}"),
+    )
+    assert done.returncode == 1 and "would replace it" in done.stderr
+    assert precious.read_bytes() == b"analyst data"
+
+
+def test_csv_cells_never_become_formulas() -> None:
+    from monitor.cli.output import render
+
+    text = render([{"title": '=HYPERLINK("http://x")', "n": "-3", "ok": "Rabat"}], "csv", [])
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert rows == [{"title": '\'=HYPERLINK("http://x")', "n": "'-3", "ok": "Rabat"}]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MONITOR_MAX_INTERVAL": "172800"}, "MONITOR_MAX_INTERVAL must be at most 86400"),
+        ({"MONITOR_POLL_TICK": "soon"}, "MONITOR_POLL_TICK must be a whole number"),
+        ({"MONITOR_SMTP_SECURITY": "tls"}, "MONITOR_SMTP_SECURITY must be starttls, ssl or none"),
+        ({"MONITOR_DIGEST_TZ": "Mars/Olympus"}, "not a known time zone"),
+        ({"MONITOR_DATABASE_URL": "nonsense:://secret@x"}, "not a database URL"),
+    ],
+)
+def test_bad_settings_are_named(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    base = monitor_env(f"sqlite:///{tmp_path / 'm.db'}")
+    done = run_monitor(["status"], {**base, **env})
+    assert done.returncode == 1 and message in done.stderr, done.stderr
+    assert "secret" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_password_in_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("MONITOR_SMTP_PASSWORD=hunter2\n", encoding="utf-8")
+    done = run_monitor(["status"], monitor_env(f"sqlite:///{tmp_path / 'm.db'}"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "may only be set in the environment" in done.stderr and "hunter2" not in done.stderr

@@ -689,3 +689,21 @@ def test_every_failure_outcome_has_a_backoff_class() -> None:
     for outcome in O:
         if not outcome.is_success:
             assert error_class(outcome, None) in ERROR_CLASSES
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        {"cache_control": "max-age=99999999999999999999"},
+        {
+            "retry_after": "99999999999999999999",
+            "outcome": O.RATE_LIMITED,
+            "http_status": 429,
+            "consecutive_errors": 1,
+        },
+    ],
+)
+def test_absurd_publisher_hints_are_capped_not_fatal(hint: dict[str, Any]) -> None:
+    decision = plan_next_poll(make(**hint), rng=FixedRandom(0.5))
+    assert NOW < decision.next_poll_at <= NOW + timedelta(days=1)  # still polled daily
+    assert parse_max_age("max-age=99999999999999999999") == timedelta(days=366)

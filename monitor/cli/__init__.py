@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from db.engine import DatabaseError
+from db.feeds import SyncError
 from monitor.registry import RegistryError
 from settings.config import Config, ConfigError, load_config
 
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
     "run",
     "articles",
     "search",
+    "stories",
     "retag",
     "browse",
     "status",
@@ -61,7 +63,7 @@ class MonitorGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ConfigError, RegistryError, DatabaseError) as exc:
+        except (ConfigError, RegistryError, DatabaseError, SyncError) as exc:
             raise click.ClickException(str(exc)) from None
 
 

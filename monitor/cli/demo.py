@@ -22,6 +22,7 @@ from monitor.cli.output import emit
 from monitor.digest_job import run_digest
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
+DEFAULT_DATABASE = Path("demo-monitor.db")
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -43,7 +44,7 @@ def serve_demo_feeds() -> ThreadingHTTPServer:
     "--database",
     "db_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("demo-monitor.db"),
+    default=DEFAULT_DATABASE,
     show_default=True,
     help="SQLite file to create (replaced if it exists).",
 )
@@ -55,8 +56,9 @@ def serve_demo_feeds() -> ThreadingHTTPServer:
     show_default=True,
     help="Folder for the registry used and the digest written.",
 )
+@click.option("--force", is_flag=True, help="Replace --database even if it is not the demo's file.")
 @pass_app
-def demo(app: AppContext, db_path: Path, out_dir: Path) -> None:
+def demo(app: AppContext, db_path: Path, out_dir: Path, force: bool) -> None:
     """Run the monitor offline on bundled sample feeds, and show what it stored.
 
     Serves about ten sample feeds (Moroccan and Israeli outlets; Arabic, French, Hebrew,
@@ -68,6 +70,11 @@ def demo(app: AppContext, db_path: Path, out_dir: Path) -> None:
       monitor demo
       monitor demo --database /tmp/demo.db --out /tmp/demo
     """
+    if db_path.exists() and db_path.name != DEFAULT_DATABASE.name and not force:
+        raise click.ClickException(
+            f"{db_path} exists and the demo would replace it; choose another --database, "
+            "or add --force if it really is a scratch file"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)

@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
-FORMATS = ("table", "json", "jsonl", "csv")
+# A cell starting with one of these is a formula to a spreadsheet; feed titles are untrusted.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 F = TypeVar("F", bound=Callable[..., Any])
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -41,6 +42,12 @@ def _plain(value: Any) -> Any:
 
 def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
     return {key: _plain(value) for key, value in record.items()}
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet shows as text, never evaluates (OWASP CSV injection)."""
+    text = _cell(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _cell(value: Any) -> str:
@@ -84,7 +91,7 @@ def render(records: Sequence[dict[str, Any]], fmt: str, columns: Sequence[tuple[
         writer = csv.DictWriter(buffer, fieldnames=names, extrasaction="ignore")
         writer.writeheader()
         for record in records:
-            writer.writerow({key: _cell(record.get(key)) for key in names})
+            writer.writerow({key: _csv_cell(record.get(key)) for key in names})
         return "\ufeff" + buffer.getvalue()
     lines = ["  ".join(_clip(name, width) if width else name for name, width in columns)]
     for record in records:

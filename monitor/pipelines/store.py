@@ -24,7 +24,7 @@ from db.feeds import FetchRecord, record_fetch
 from monitor.items import Action, ArticleItem, FetchItem
 from monitor.outcomes import FetchOutcome
 from monitor.pipelines import ItemDropped, sessions_for
-from monitor.polling import PollInput, plan_next_poll
+from monitor.polling import PollDecision, PollInput, plan_next_poll
 
 log = logging.getLogger(__name__)
 
@@ -163,24 +163,31 @@ class StorePipeline:
         feed = item.feed
         now = datetime.now(UTC)
         errors = 0 if outcome.is_success else feed.consecutive_errors + 1
-        decision = plan_next_poll(
-            PollInput(
-                now=now,
-                base_interval=timedelta(seconds=feed.interval_seconds),
-                outcome=outcome,
-                http_status=item.http_status,
-                consecutive_errors=errors,
-                new_items=counts[Action.NEW],
-                previous_interval=_seconds(feed.adapted_interval_seconds),
-                retry_after=item.retry_after,
-                cache_control=item.cache_control,
-                feed_ttl=_seconds(item.feed_ttl_seconds or feed.feed_ttl_seconds),
-                feed_update_period=_seconds(item.update_period_seconds),
-            ),
-            rng=self.rng,
-            min_interval=self.min_interval,
-            max_interval=self.max_interval,
+        poll = PollInput(
+            now=now,
+            base_interval=timedelta(seconds=feed.interval_seconds),
+            outcome=outcome,
+            http_status=item.http_status,
+            consecutive_errors=errors,
+            new_items=counts[Action.NEW],
+            previous_interval=_seconds(feed.adapted_interval_seconds),
+            retry_after=item.retry_after,
+            cache_control=item.cache_control,
+            feed_ttl=_seconds(item.feed_ttl_seconds or feed.feed_ttl_seconds),
+            feed_update_period=_seconds(item.update_period_seconds),
         )
+        try:
+            decision = plan_next_poll(
+                poll, rng=self.rng, min_interval=self.min_interval, max_interval=self.max_interval
+            )
+        except (ValueError, OverflowError) as exc:
+            # The fetch must be recorded whatever the schedule thinks; poll again at the
+            # base interval and say why.
+            decision = PollDecision(
+                next_poll_at=now + poll.base_interval,
+                interval=poll.base_interval,
+                reason=f"base interval (schedule could not be planned: {exc})",
+            )
         stored = counts[Action.NEW] + counts[Action.UPDATE] + counts[Action.UNCHANGED]
         record = FetchRecord(
             feed_id=feed.id,
