@@ -39,6 +39,16 @@ NAMING_CONVENTION = {
 }
 
 
+# Schema objects that migrations create by hand because SQLAlchemy has no model for them:
+# the SQLite FTS5 index and its shadow tables, PostgreSQL's generated search column and its
+# index, and the analysts' views. Drift checks (`alembic check`) leave them out.
+HAND_WRITTEN_PREFIXES = ("articles_fts", "v_", "search_vector", "ix_articles_search_vector")
+
+
+def is_hand_written(name: str | None) -> bool:
+    return bool(name) and str(name).startswith(HAND_WRITTEN_PREFIXES)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}  # noqa: RUF012
