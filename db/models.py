@@ -261,3 +261,21 @@ class DaemonState(Base):
     last_tick_at: Mapped[datetime | None]
     last_tick_status: Mapped[str | None] = mapped_column(Text)
     info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class DigestStory(Base):
+    """What one digest attempt carried: a row per member article of each story it showed.
+
+    Written with the attempt's `sending` row, before any mail goes out. Articles carried by
+    a `sent` digest keep their stories out of every later digest of another date, so each
+    story is mailed once. `story_id` is the story as it was then, for the record only:
+    re-clustering renumbers stories (SQLite may reuse ids), article ids never change.
+    """
+
+    __tablename__ = "digest_stories"
+
+    digest_id: Mapped[int] = mapped_column(
+        ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True, index=True)
+    story_id: Mapped[int | None] = mapped_column(Integer)
