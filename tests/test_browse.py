@@ -8,15 +8,19 @@ the DOM agrees that the first letter of an RTL title is drawn right of its last.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import csv
 import fcntl
+import hashlib
+import http.client
 import io
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -31,6 +35,8 @@ import pytest
 from PIL import Image
 
 from db.engine import get_engine, session_factory
+from monitor.browse.metadata import DATABASE
+from monitor.browse.server import build, sqlite_path
 from tests.conftest import IN_CI
 from tests.helpers import monitor_env, run_monitor
 from tests.test_search import Seeded, seed
@@ -157,12 +163,97 @@ def test_csv_download(browse: tuple[Browse, Seeded]) -> None:
     assert "שר הביטחון גנץ נחת במרוקו" in {r["title"] for r in rows}
 
 
-def test_read_only(browse: tuple[Browse, Seeded], seeded_sqlite: tuple[str, Seeded]) -> None:
+def _file_state(path: Path) -> tuple[int, int, str]:
+    data = path.read_bytes()
+    return path.stat().st_mtime_ns, len(data), hashlib.sha256(data).hexdigest()
+
+
+def test_read_only(seeded_sqlite: tuple[str, Seeded]) -> None:
+    url, _ = seeded_sqlite
+    path = sqlite_path(url)
+    assert path is not None
+    get_engine(url).dispose()  # our own connections closed: the file is all there is
+    before = _file_state(path)
+    server = Browse(url)
+    try:
+        with pytest.raises(urllib.error.HTTPError):
+            server.get("/monitor.json?" + urllib.parse.urlencode({"sql": "DELETE FROM articles"}))
+        rows = server.json(
+            "/monitor.json", sql="SELECT count(*) AS n FROM articles", _shape="array"
+        )
+        assert rows == [{"n": 12}]
+        server.json("/monitor/v_articles.json", _search="Gantz")
+    finally:
+        server.stop()
+    assert _file_state(path) == before
+
+
+@pytest.mark.parametrize("immutable", [False, True], ids=["live-file", "snapshot"])
+def test_database_has_no_write_connection(
+    seeded_sqlite: tuple[str, Seeded], immutable: bool
+) -> None:
+    """Datasette keeps a write connection for plugins; ours has none, and its read
+    connections refuse writes themselves."""
+    url, _ = seeded_sqlite
+    path = sqlite_path(url)
+    assert path is not None
+    get_engine(url).dispose()
+    before = _file_state(path)
+
+    async def attempt() -> int:
+        datasette = build(path, immutable=immutable)
+        await datasette.invoke_startup()
+        database = datasette.get_database(DATABASE)
+        try:
+            with pytest.raises(PermissionError, match="read-only"):
+                await database.execute_write("DELETE FROM article_tags")
+            conn = database.connect()
+            assert conn.execute("PRAGMA query_only").fetchone() == (1,)
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                conn.execute("DELETE FROM article_tags")
+            result = await database.execute("SELECT count(*) FROM articles")
+            return int(result.first()[0])
+        finally:
+            database.close()
+
+    assert asyncio.run(attempt()) == 12
+    assert _file_state(path) == before
+
+
+def _status(port: int, path: str, host: str) -> tuple[int, bytes]:
+    """One GET to the server on 127.0.0.1:port, with the Host header a browser would send
+    for `host` (a rebinding page's name, or a loopback name)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_answers_only_to_loopback_host_names(browse: tuple[Browse, Seeded]) -> None:
+    """DNS rebinding: a page on evil.example re-points its name at 127.0.0.1; the browser
+    then sends `Host: evil.example[:port]`, which must get nothing from the database."""
     server, _ = browse
-    with pytest.raises(urllib.error.HTTPError):
-        server.get("/monitor.json?" + urllib.parse.urlencode({"sql": "DELETE FROM articles"}))
-    rows = server.json("/monitor.json", sql="SELECT count(*) AS n FROM articles", _shape="array")
-    assert rows == [{"n": 12}]
+    port = server.port
+    query = "/monitor.json?" + urllib.parse.urlencode(
+        {"sql": "SELECT title FROM articles", "_shape": "array"}
+    )
+    for host in (
+        f"evil.example:{port}",
+        "evil.example",
+        f"127.0.0.1.evil.example:{port}",
+        f"localhost:{port + 1}",
+        "127.0.0.1",
+    ):
+        status, body = _status(port, query, host)
+        assert status == 421, host
+        assert b"Gantz" not in body and b"Misdirected" in body
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
+        status, body = _status(port, query, host)
+        assert status == 200, host
+        assert "Gantz lands in Morocco" in {row["title"] for row in json.loads(body)}
 
 
 def test_refuses_non_loopback(sqlite_url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from monitor.browse import plugin
+from monitor.browse.hostguard import allowed_hosts, host_guard
 from monitor.browse.metadata import DATABASE, metadata
 from monitor.browse.snapshot import snapshot
 
@@ -54,10 +56,31 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database).expanduser().resolve()
 
 
+def read_only_database(datasette: Any, path: Path, *, immutable: bool) -> Any:
+    """A Datasette database over ``path`` that has no way to write.
+
+    Datasette keeps a write connection for plugins and its write API; here asking for one
+    raises ``PermissionError``. Read connections are ``mode=ro`` on the live file (a crawl
+    may be writing it, so SQLite must keep checking for changes) or ``immutable=1`` on a
+    snapshot nobody else opens, and ``query_only`` on top, so an ATTACHed file cannot be
+    written either.
+    """
+    from datasette.database import Database
+
+    class ReadOnlyDatabase(Database):  # type: ignore[misc]
+        def connect(self, write: bool = False) -> sqlite3.Connection:
+            if write:
+                raise PermissionError(f"the web view opens {self.path} read-only")
+            conn: sqlite3.Connection = super().connect(write=False)
+            conn.execute("PRAGMA query_only = 1")
+            return conn
+
+    return ReadOnlyDatabase(datasette, path=str(path), is_mutable=not immutable)
+
+
 def build(path: Path, *, immutable: bool) -> Any:
     """A Datasette application over one SQLite file, named ``monitor``, read-only."""
     from datasette.app import Datasette
-    from datasette.database import Database
     from datasette.plugins import pm
 
     if not pm.is_registered(plugin):
@@ -65,9 +88,7 @@ def build(path: Path, *, immutable: bool) -> Any:
     datasette = Datasette(
         metadata=metadata(), settings=SETTINGS, static_mounts=[("monitor-static", str(STATIC))]
     )
-    datasette.add_database(
-        Database(datasette, path=str(path), is_mutable=not immutable), name=DATABASE
-    )
+    datasette.add_database(read_only_database(datasette, path, immutable=immutable), name=DATABASE)
     return datasette
 
 
@@ -94,4 +115,6 @@ def serve(url: str, host: str, port: int, say: Callable[[str], None]) -> None:
         shown = f"[{host}]" if ":" in host else host
         say(f"Web view on http://{shown}:{port}/{DATABASE} (read-only; Ctrl-C to stop)")
         sys.stdout.flush()
-        uvicorn.run(datasette.app(), host=host, port=port, log_level="warning", lifespan="on")
+        # Only requests addressed to this server by its loopback name: see hostguard.
+        app = host_guard(datasette.app(), allowed_hosts(port, [host]))
+        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
