@@ -57,3 +57,4 @@ MONITOR_CRAWL_ALL = False  # poll every enabled feed, due or not
 MONITOR_CRAWL_FEEDS: list[str] = []  # poll only these feed ids
 MONITOR_FULLTEXT_MAX_ATTEMPTS = 3  # article page fetches per revision before giving up
 MONITOR_FULLTEXT_MAXSIZE = 4 * 1024 * 1024  # bytes: an article page (feeds: DOWNLOAD_MAXSIZE)
+MONITOR_FULLTEXT_REQUEST = "spiders.fulltext.page_request"  # builds article page requests

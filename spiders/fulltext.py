@@ -1,34 +1,40 @@
 """Article pages for `fulltext` feeds: the request, and what its answer becomes (issue 9).
 
 `page_request` builds the request the enrichment stage schedules once an article of a
-`fulltext: true` feed is stored from its feed. It goes through the same downloader as feeds
+`fulltext: true` feed is stored from its feed (the stage finds it through the
+MONITOR_FULLTEXT_REQUEST setting, and the values both exchange live in `monitor.pages`, so
+pipelines import no spider module). It goes through the same downloader as feeds
 (robots.txt, one request at a time per host, User-Agent, timeout), with a page-sized cap,
 a low priority so feeds go first, the outlet's hosts for the address guard
 (`spiders.middlewares.NetGuardMiddleware`) and a cookie jar of the outlet's own.
 
-The callback turns the page into an `ArticleItem` carrying the feed entry with the page's
-text as its content: that item runs through the same pipeline stages as a feed item
-(normalise, identify, cluster, tag, store), so the article is re-normalised, re-clustered
-and re-tagged by the same code. Any failure becomes a `PageFailed` item instead, recorded on
-the article by `monitor.pipelines.enrich`; the feed's text stays.
+The callback extracts the page in a worker thread (`monitor.extract` may take seconds, which
+must not hold the reactor) and turns it into an `ArticleItem` carrying the feed entry with
+the page's text as its content: that item runs through the same pipeline stages as a feed
+item (normalise, identify, cluster, tag, store), so the article is re-normalised,
+re-clustered and re-tagged by the same code. Any failure becomes a `PageFailed` item
+instead, recorded on the article by `monitor.pipelines.enrich`; the feed's text stays.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import DeferredSemaphore
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from monitor.extract import Extracted, ExtractError, ExtractLimits, extract
-from monitor.items import PAGE_FETCH_PREFIX, ArticleItem, FeedRef
+from monitor.items import PAGE_FETCH_PREFIX, ArticleItem
+from monitor.pages import PageEnrichment, PageFailed, PageFailure, PageRequestFactory, PageTask
 from monitor.parsing import FeedEntry
 from spiders.feeds import classify_failure
 from spiders.middlewares import NetGuardRefused
@@ -37,63 +43,16 @@ from spiders.middlewares import NetGuardRefused
 PAGE_PRIORITY = -10
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain")
 ERROR_TEXT_LIMIT = 500
-
-
-class PageFailure(StrEnum):
-    """Why a page gave no text; stored (with detail) in `articles.fulltext_error`."""
-
-    HTTP_ERROR = "http_error"  # 4xx/5xx
-    TIMEOUT = "timeout"
-    NETWORK_ERROR = "network_error"
-    DNS_ERROR = "dns_error"
-    TOO_LARGE = "too_large"
-    ROBOTS_DENIED = "robots_denied"
-    REFUSED = "refused"  # the address guard: not the outlet's host nor a public address
-    REDIRECT_ERROR = "redirect_error"  # a loop, too many hops, or a scheme without handler
-    NOT_HTML = "not_html"
-    NO_ARTICLE = "no_article"
-    EXTRACT_TIMEOUT = "extract_timeout"
-
-    @property
-    def is_permanent(self) -> bool:
-        """Failures a retry cannot fix: the guard and robots.txt say no on purpose."""
-        return self in {PageFailure.REFUSED, PageFailure.ROBOTS_DENIED}
-
-
-@dataclass(frozen=True)
-class PageTask:
-    """What a page request is for: one revision of one stored article."""
-
-    article_id: int
-    revision: int  # the article's revision when the page was asked for
-    content_hash: str  # the feed's content hash of that revision
-    feed_body_chars: int  # length of the text the feed gave
-    feed: FeedRef
-    entry: FeedEntry
-
-
-@dataclass(frozen=True)
-class PageEnrichment:
-    """Carried in `ArticleItem.notes["fulltext"]` of an item built from a page."""
-
-    task: PageTask
-    extracted: Extracted
-    final_url: str  # after redirects
-
-
-@dataclass(frozen=True)
-class PageFailed:
-    """An item saying the page of `task` gave no text, and why."""
-
-    task: PageTask
-    reason: PageFailure
-    detail: str
+# Extraction is CPU-bound Python (one core at a time under the GIL): more threads would not
+# go faster, and would hold the reactor's thread pool, which also resolves host names.
+EXTRACTIONS = DeferredSemaphore(2)
 
 
 def page_request(
     task: PageTask, *, outlet_hosts: frozenset[str], max_bytes: int, url: str
 ) -> Request:
-    """The request for the article page at `url` (the entry's link)."""
+    """The request for the article page at `url` (the entry's link): a
+    `monitor.pages.PageRequestFactory`, named in the MONITOR_FULLTEXT_REQUEST setting."""
     return Request(
         url,
         callback=parse_page,
@@ -115,7 +74,7 @@ def page_request(
     )
 
 
-def parse_page(response: Response) -> Iterator[Any]:
+async def parse_page(response: Response) -> AsyncIterator[Any]:
     """The page's text as an enrichment item, or a `PageFailed`."""
     task: PageTask = response.meta["fulltext"]
     if response.status >= 400:
@@ -125,9 +84,20 @@ def parse_page(response: Response) -> Iterator[Any]:
     if content_type and not content_type.split(";")[0].strip().lower().startswith(HTML_TYPES):
         yield PageFailed(task, PageFailure.NOT_HTML, content_type[:100])
         return
-    limits = ExtractLimits(max_bytes=response.meta.get("download_maxsize") or 4 * 1024 * 1024)
+    limits = ExtractLimits(max_bytes=response.meta["download_maxsize"])
     try:
-        page = extract(response.body, url=response.url, content_type=content_type, limits=limits)
+        # In a worker thread: a page may take seconds to extract, and a reactor blocked that
+        # long lets the download timeouts of the feeds still in flight expire.
+        page = await maybe_deferred_to_future(
+            EXTRACTIONS.run(
+                deferToThread,
+                extract,
+                response.body,
+                url=response.url,
+                content_type=content_type,
+                limits=limits,
+            )
+        )
     except ExtractError as exc:
         reason = {
             "not_html": PageFailure.NOT_HTML,
@@ -182,3 +152,6 @@ def enriched_entry(entry: FeedEntry, page: Extracted) -> FeedEntry:
 def _header(response: Response, name: str) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1").strip() if value else None
+
+
+_FACTORY: PageRequestFactory = page_request  # checked by mypy against the protocol

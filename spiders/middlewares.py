@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
 from scrapy import Request
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHostResolution, IResolutionReceiver
@@ -85,8 +85,8 @@ class NetGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Self:
-        if not crawler.settings.getbool("MONITOR_NETGUARD_ENABLED", True):
-            raise NotConfigured
+        # No switch of its own: a safety check should not be one undeclared setting away
+        # from off (DOWNLOADER_MIDDLEWARES can still remove it, visibly).
         return cls(crawler.stats)
 
     async def process_request(self, request: Request) -> None:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -403,3 +406,124 @@ def test_middleware_judges_requests_and_redirect_hops(
         assert caught.value.decision.reason is refused
         assert ("redirect to" in str(caught.value)) is ("redirect_urls" in meta)
         assert stats.get_value(f"monitor/netguard/refused/{refused}") == 1
+
+
+# ---------------------------------------------------------------- structure and reactor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _python(code: str) -> dict[str, Any]:
+    """Run `code` in a fresh interpreter (a reactor is installed once per process); it
+    prints one JSON line."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_pipelines_import_no_spider_module() -> None:
+    """Imports flow one way: spiders feed the pipelines, the pipelines never reach back."""
+    loaded = _python(
+        "import json, pkgutil, importlib, sys\n"
+        "import monitor.pipelines as p\n"
+        "for m in pkgutil.iter_modules(p.__path__):\n"
+        "    importlib.import_module(f'monitor.pipelines.{m.name}')\n"
+        "print(json.dumps({'modules': sorted(sys.modules)}))\n"
+    )["modules"]
+    assert "monitor.pipelines.enrich" in loaded
+    assert [name for name in loaded if name == "spiders" or name.startswith("spiders.")] == []
+
+
+_SETTING_READ = re.compile(
+    r"(?:settings\s*\.\s*get\w*\(|_declared\(\s*[\w.]+\s*,)\s*[\"'](MONITOR_\w+)[\"']"
+)
+
+
+def test_every_crawler_setting_read_is_declared_in_settings() -> None:
+    """Settings are declared once, in settings/__init__.py, with a comment; a component
+    reading a MONITOR_ name that is not there runs on a default nobody can see."""
+    import settings as project
+
+    declared = {name for name in vars(project) if name.startswith("MONITOR_")}
+    read: dict[str, str] = {}
+    for folder in ("monitor", "spiders"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for name in _SETTING_READ.findall(path.read_text(encoding="utf-8")):
+                read.setdefault(name, str(path.relative_to(ROOT)))
+    assert {name: where for name, where in read.items() if name not in declared} == {}
+    assert {"MONITOR_DATABASE_URL", "MONITOR_FULLTEXT_MAX_ATTEMPTS"} <= set(read)  # it finds
+
+
+# A child process: the real reactor, the page callback on a page that takes about a second
+# to extract, and a heartbeat on the reactor counting its turns while the callback runs.
+_HEARTBEAT = """
+import asyncio, json
+from datetime import UTC, datetime
+from scrapy.utils.reactor import install_reactor
+install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+from scrapy.http import HtmlResponse, Request
+from twisted.internet import reactor, task
+from twisted.internet.defer import Deferred
+from monitor.items import ArticleItem, FeedRef
+from monitor.pages import PageTask
+from monitor.parsing import FeedEntry
+from spiders.fulltext import parse_page
+
+feed = FeedRef(1, "f", "http://127.0.0.1/feed", 1, "hespress", "MA", "ar", False, True,
+               900, None, 0, None)
+entry = FeedEntry("urn:1", "http://127.0.0.1/a", "عنوان", "", "", None, None, None, "ar", ())
+task_ = PageTask(1, 1, "hash", 0, feed, entry)
+paragraph = ("<p>الفقرة {}: استقبل رئيس الأركان نظيره في الرباط"
+             " لتوقيع مذكرة تفاهم للتعاون العسكري.</p>")
+body = ("<html lang='ar' dir='rtl'><head><title>عنوان</title></head><body><article>"
+        + "".join(paragraph.format(n) for n in range(8000))
+        + "</article></body></html>").encode()
+request = Request("http://127.0.0.1/a", meta={"fulltext": task_, "download_maxsize": 1 << 22})
+response = HtmlResponse("http://127.0.0.1/a", body=body, request=request,
+                        headers={"Content-Type": "text/html; charset=utf-8"})
+
+async def run():
+    turns = []
+    beat = task.LoopingCall(lambda: turns.append(1))
+    beat.start(0.005, now=False)
+    produced = parse_page(response)
+    if hasattr(produced, "__aiter__"):
+        items = [item async for item in produced]
+    else:
+        items = list(produced)
+    during = len(turns)
+    beat.stop()
+    item = items[0]
+    note = item.notes.get("fulltext") if isinstance(item, ArticleItem) else None
+    return {"turns": during, "kind": type(item).__name__,
+            "enriched": type(note).__name__ == "PageEnrichment",
+            "first": note.extracted.text.split("\\n\\n")[0] if note else str(item)}
+
+out = {}
+def main():
+    d = Deferred.fromFuture(asyncio.ensure_future(run()))
+    d.addBoth(lambda result: (out.update(result=result), reactor.stop()))
+reactor.callWhenRunning(main)
+reactor.run()
+result = out["result"]
+if not isinstance(result, dict):
+    result.raiseException()
+print(json.dumps(result))
+"""
+
+
+def test_page_extraction_leaves_the_reactor_free() -> None:
+    """Extraction (seconds on a big page) runs in a worker thread: the reactor keeps
+    turning meanwhile, so the downloads of the feeds still in flight do not time out."""
+    result = _python(_HEARTBEAT)
+    assert (result["kind"], result["enriched"]) == ("ArticleItem", True), result
+    assert result["first"].startswith("الفقرة 0: استقبل رئيس الأركان")
+    assert result["turns"] > 0  # blocked, the reactor could not have run the heartbeat once

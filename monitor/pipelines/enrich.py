@@ -3,12 +3,14 @@
 Two stages, one on each side of the ordinary flow:
 
 * `FulltextRequestPipeline` (after store): once a `fulltext` feed's item is stored from the
-  feed, schedule its article page, at most once per article revision. A new or edited
+  feed, schedule its article page, at most once per article revision. The request comes
+  from the factory the MONITOR_FULLTEXT_REQUEST setting names (`spiders.fulltext`), so
+  this module depends on `monitor.pages` only, never on a spider module. A new or edited
   article is asked for at once; an unchanged one only when its last attempt failed and fewer
   than MONITOR_FULLTEXT_MAX_ATTEMPTS attempts were made (or none was ever made). The claim
   is one conditional UPDATE, so two feeds carrying the same article ask once.
 * `EnrichPipeline` (between identify and cluster): the page comes back as an `ArticleItem`
-  with the page's text as content (spiders/fulltext.py) and has just been normalised and
+  with the page's text as content (the spider's page callback) and has just been normalised and
   identified like any feed item; here it is checked against the revision it was asked for,
   given that revision's feed content hash (so the next poll of the unchanged feed item is
   UNCHANGED, not a flip back to the summary), and given a store hook that marks the
@@ -27,6 +29,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Self
 
+from scrapy.utils.misc import load_object
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -35,12 +38,9 @@ from db.articles import add_alias
 from db.models import Article, Feed
 from monitor.items import Action, ArticleItem
 from monitor.netguard import registered_hosts
+from monitor.pages import PageEnrichment, PageFailed, PageRequestFactory, PageTask
 from monitor.pipelines import ItemDropped, sessions_for
 from monitor.urls import canonical_url
-from spiders.fulltext import PageEnrichment, PageFailed, PageTask, page_request
-
-DEFAULT_MAX_ATTEMPTS = 3
-DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
 
 class FulltextStatus(StrEnum):
@@ -76,13 +76,32 @@ def _stats_key(name: str) -> str:
     return f"monitor/fulltext/{name}"
 
 
+def _declared(settings: Any, name: str) -> Any:
+    """A setting that has its one declaration in `settings/__init__.py`: no default here,
+    so a crawler built without the project settings fails loudly instead of running with
+    a zero cap."""
+    value = settings.get(name)
+    if value is None:
+        raise ValueError(f"{name} is not set (it is declared in settings/__init__.py)")
+    return value
+
+
 class FulltextRequestPipeline:
     """After store: schedule the article page of new, edited or still-failing articles."""
 
-    def __init__(self, crawler: Any, sessions: Any, *, max_attempts: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        crawler: Any,
+        sessions: Any,
+        *,
+        page_request: PageRequestFactory,
+        max_attempts: int,
+        max_bytes: int,
+    ) -> None:
         self.crawler = crawler
         self.sessions = sessions
         self.stats = crawler.stats
+        self.page_request = page_request
         self.max_attempts = max_attempts
         self.max_bytes = max_bytes
         self.asked: set[int] = set()  # articles asked for in this crawl
@@ -94,8 +113,9 @@ class FulltextRequestPipeline:
         return cls(
             crawler,
             sessions_for(crawler),
-            max_attempts=settings.getint("MONITOR_FULLTEXT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
-            max_bytes=settings.getint("MONITOR_FULLTEXT_MAXSIZE", DEFAULT_MAX_BYTES),
+            page_request=load_object(_declared(settings, "MONITOR_FULLTEXT_REQUEST")),
+            max_attempts=int(_declared(settings, "MONITOR_FULLTEXT_MAX_ATTEMPTS")),
+            max_bytes=int(_declared(settings, "MONITOR_FULLTEXT_MAXSIZE")),
         )
 
     def process_item(self, item: Any) -> Any:
@@ -119,7 +139,7 @@ class FulltextRequestPipeline:
         if task is None:
             return item
         self.asked.add(task.article_id)
-        request = page_request(
+        request = self.page_request(
             task, outlet_hosts=hosts, max_bytes=self.max_bytes, url=item.entry.link
         )
         self.crawler.engine.crawl(request)
@@ -183,9 +203,7 @@ class EnrichPipeline:
         return cls(
             sessions_for(crawler),
             crawler.stats,
-            max_attempts=crawler.settings.getint(
-                "MONITOR_FULLTEXT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS
-            ),
+            max_attempts=int(_declared(crawler.settings, "MONITOR_FULLTEXT_MAX_ATTEMPTS")),
         )
 
     def process_item(self, item: Any) -> Any:
