@@ -5,7 +5,11 @@ RFC 2046 orders alternatives) with Message-ID and Date. `send_message(message, s
 delivers it over STARTTLS, implicit TLS or plain SMTP, always verifying the server certificate
 (`ssl.create_default_context()` unless the caller passes its own context), and authenticates
 only when a user is configured. Failures raise `MailError` whose `temporary` flag tells the
-caller whether retrying later can help. The password is never logged nor put in an error.
+caller whether retrying later can help; `DeliveryUnknown` (a `MailError`) when the connection
+failed after the message data began but before the server's verdict, so the server may have
+the message and only a person can tell. Once the server has accepted the message, nothing
+that goes wrong afterwards (a `421` or a dropped connection at QUIT) is an error. The
+password is never logged nor put in an error.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 
 class Security(StrEnum):
@@ -54,6 +62,28 @@ class MailError(Exception):
     def __init__(self, message: str, *, temporary: bool) -> None:
         super().__init__(message)
         self.temporary = temporary
+
+
+class DeliveryUnknown(MailError):
+    """The connection failed between the start of DATA and the server's reply to it: the
+    server may have accepted the message. Sending it again could deliver it twice."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, temporary=False)
+
+
+class _Smtp(smtplib.SMTP):
+    """smtplib.SMTP that notes when the DATA command began."""
+
+    data_started = False
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        self.data_started = True
+        return super().data(msg)
+
+
+class _SmtpSsl(smtplib.SMTP_SSL, _Smtp):
+    """The same over implicit TLS (SMTP_SSL's socket, _Smtp's `data`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +131,13 @@ def send_message(
     *,
     ssl_context: ssl.SSLContext | None = None,
 ) -> SendResult:
-    """Deliver `message` to its To/Cc recipients; raise `MailError` when nothing was sent.
+    """Deliver `message` to its To/Cc recipients; raise `MailError` when nothing was sent,
+    `DeliveryUnknown` when the connection broke while the server had the message data but
+    had not answered it yet.
 
     A server that does not offer STARTTLS under `starttls` is an error, never a silent
-    downgrade; credentials are refused over a connection without TLS.
+    downgrade; credentials are refused over a connection without TLS. The server's `250`
+    to the data is delivery: a failing QUIT after it is ignored.
     """
     if settings.user and settings.security is Security.NONE:
         raise MailError(
@@ -114,44 +147,85 @@ def send_message(
         )
     context = ssl_context or ssl.create_default_context()
     where = f"{settings.host}:{settings.effective_port}"
+    smtp: _Smtp | None = None
     try:
-        with _connect(settings, context) as smtp:
-            if settings.security is Security.STARTTLS:
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if settings.user:
-                _login(smtp, settings.user, settings.password or "")
-            refused = smtp.send_message(message)
-    except smtplib.SMTPNotSupportedError as exc:
-        raise MailError(f"{where}: {exc}", temporary=False) from exc
-    except smtplib.SMTPAuthenticationError as exc:
-        raise MailError(
+        smtp = _connect(settings, context)
+        if settings.security is Security.STARTTLS:
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if settings.user:
+            _login(smtp, settings.user, settings.password or "")
+        refused = smtp.send_message(message)
+    except (MailError, OSError) as exc:  # smtplib's and ssl's errors are OSErrors too
+        if smtp is not None:
+            _close(smtp, polite=not _connection_lost(exc))
+        if isinstance(exc, MailError):
+            raise
+        raise _mail_error(exc, where, settings, smtp) from exc
+    except BaseException:
+        if smtp is not None:
+            smtp.close()
+        raise
+    _close(smtp, polite=True)  # accepted: nothing from here on can undo that
+    return SendResult(message_id=str(message["Message-ID"]), refused=_as_refusals(refused))
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """A broken connection, as opposed to a server reply or a refusal of ours."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
+
+
+def _close(smtp: smtplib.SMTP, *, polite: bool) -> None:
+    """Say QUIT while the conversation is sane, then close. Never raises: the outcome is
+    already known (the message accepted, or the error being reported), and a `421` or a
+    reset at QUIT does not change it."""
+    try:
+        if polite:
+            smtp.quit()
+    except OSError:
+        pass
+    finally:
+        smtp.close()
+
+
+def _mail_error(exc: OSError, where: str, settings: SmtpSettings, smtp: _Smtp | None) -> MailError:
+    """The `MailError` for what smtplib, ssl or the socket raised while sending."""
+    if smtp is not None and smtp.data_started and _connection_lost(exc):
+        return DeliveryUnknown(
+            f"{where}: connection lost after the message data began, before the server "
+            f"answered ({exc or type(exc).__name__}); the server may have accepted it"
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return MailError(f"{where}: {exc}", temporary=False)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return MailError(
             f"{where}: authentication failed for user {settings.user!r}: {_reply(exc)}",
             temporary=exc.smtp_code < 500,
-        ) from exc
-    except smtplib.SMTPRecipientsRefused as exc:
+        )
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
-        raise MailError(
+        return MailError(
             f"{where}: every recipient refused: {_refused(exc.recipients)}",
             temporary=all(400 <= code < 500 for code in codes),
-        ) from exc
-    except smtplib.SMTPResponseException as exc:
-        raise MailError(f"{where}: {_reply(exc)}", temporary=exc.smtp_code < 500) from exc
-    except ssl.SSLCertVerificationError as exc:
-        raise MailError(
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return MailError(f"{where}: {_reply(exc)}", temporary=exc.smtp_code < 500)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return MailError(
             f"{where}: TLS certificate not trusted: {exc.verify_message}", temporary=False
-        ) from exc
-    except ssl.SSLError as exc:
-        raise MailError(f"{where}: TLS failed: {exc.reason or exc}", temporary=True) from exc
-    except smtplib.SMTPServerDisconnected as exc:
-        raise MailError(f"{where}: server disconnected: {exc}", temporary=True) from exc
-    except smtplib.SMTPException as exc:
-        raise MailError(f"{where}: {exc}", temporary=False) from exc
-    except socket.gaierror as exc:
-        raise MailError(f"{where}: host name did not resolve: {exc}", temporary=True) from exc
-    except OSError as exc:  # refused, reset, unreachable, timeout
-        raise MailError(f"{where}: cannot connect: {exc}", temporary=True) from exc
-    return SendResult(message_id=str(message["Message-ID"]), refused=_as_refusals(refused))
+        )
+    if isinstance(exc, ssl.SSLError):
+        return MailError(f"{where}: TLS failed: {exc.reason or exc}", temporary=True)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return MailError(f"{where}: server disconnected: {exc}", temporary=True)
+    if isinstance(exc, smtplib.SMTPException):
+        return MailError(f"{where}: {exc}", temporary=False)
+    if isinstance(exc, socket.gaierror):
+        return MailError(f"{where}: host name did not resolve: {exc}", temporary=True)
+    # refused, reset, unreachable, timeout
+    return MailError(f"{where}: cannot connect: {exc}", temporary=True)
 
 
 def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
@@ -165,11 +239,11 @@ def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
         ) from None
 
 
-def _connect(settings: SmtpSettings, context: ssl.SSLContext) -> smtplib.SMTP:
+def _connect(settings: SmtpSettings, context: ssl.SSLContext) -> _Smtp:
     port = settings.effective_port
     if settings.security is Security.SSL:
-        return smtplib.SMTP_SSL(settings.host, port, timeout=settings.timeout, context=context)
-    return smtplib.SMTP(settings.host, port, timeout=settings.timeout)
+        return _SmtpSsl(settings.host, port, timeout=settings.timeout, context=context)
+    return _Smtp(settings.host, port, timeout=settings.timeout)
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,14 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from monitor.mail import MailError, Security, SmtpSettings, build_message, send_message
+from monitor.mail import (
+    DeliveryUnknown,
+    MailError,
+    Security,
+    SmtpSettings,
+    build_message,
+    send_message,
+)
 
 USER = "digest-bot"
 PASSWORD = "s3cret-never-logged"
@@ -289,3 +297,77 @@ def test_non_ascii_password_is_a_clear_error(
     assert "ASCII" in str(error.value)
     assert "пароль" not in str(error.value)
     assert not error.value.temporary
+
+
+# --- after the data: accepted means sent; lost before the verdict means unknown -------------
+
+
+@dataclass
+class QuitRefused(Recorder):
+    """Accepts the message (250 to the data), then answers QUIT with a 421."""
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        return "421 4.3.2 shutting down"
+
+
+@dataclass
+class QuitDropped(Recorder):
+    """Accepts the message, then resets the connection instead of answering QUIT."""
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        # Linger 0: closing sends a TCP reset, so the client's read fails with ECONNRESET,
+        # the harshest way to lose the connection at this point.
+        sock = server.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        server.transport.abort()
+        return "221 Bye"  # written to a closed transport: the client never reads it
+
+
+@dataclass
+class DropsBeforeReply(Recorder):
+    """Receives the whole message, then drops the connection before answering the data."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await super().handle_DATA(server, session, envelope)
+        server.transport.abort()
+        return "250 OK"  # never reaches the client
+
+
+@pytest.mark.parametrize("handler_type", [QuitRefused, QuitDropped])
+def test_a_failing_quit_after_the_data_was_accepted_is_a_success(
+    handler_type: type[Recorder],
+) -> None:
+    handler = handler_type()
+    with smtp_server(handler) as port:
+        message = digest_message()
+        result = send_message(message, SmtpSettings("127.0.0.1", port, Security.NONE))
+    assert result.message_id == message["Message-ID"]
+    assert len(handler.messages) == 1
+
+
+def test_a_connection_lost_before_the_reply_to_the_data_is_delivery_unknown() -> None:
+    handler = DropsBeforeReply()
+    with smtp_server(handler) as port, pytest.raises(DeliveryUnknown) as error:
+        send_message(digest_message(), SmtpSettings("127.0.0.1", port, Security.NONE))
+    assert len(handler.messages) == 1  # the server has it: resending would duplicate it
+    assert "may have accepted" in str(error.value)
+    assert not error.value.temporary
+
+
+def test_a_connection_lost_before_the_data_is_an_ordinary_temporary_error() -> None:
+    """Dropped at RCPT: the server cannot have the message, so retrying is safe."""
+
+    @dataclass
+    class DropsAtRcpt(Recorder):
+        async def handle_RCPT(
+            self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+        ) -> str:
+            server.transport.abort()
+            return "250 OK"
+
+    handler = DropsAtRcpt()
+    with smtp_server(handler) as port, pytest.raises(MailError) as error:
+        send_message(digest_message(), SmtpSettings("127.0.0.1", port, Security.NONE))
+    assert not isinstance(error.value, DeliveryUnknown)
+    assert error.value.temporary
+    assert handler.messages == []
