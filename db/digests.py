@@ -1,14 +1,20 @@
 """The digest's database side: which stories are due, and the `digests` ledger.
 
-Stories: `due_stories(session, start, end, tags)` returns every story that gained a member
-first seen in [start, end) and carries one of `tags` on any member (no tags: every story),
-with all its members, outlets and tags; an article not clustered into a story stands alone.
+Stories: `due_stories(session, start, end, tags, day=...)` returns every story that gained a
+member first seen in [start, end) and carries one of `tags` on any member (no tags: every
+story), with all its members, outlets and tags; an article not clustered into a story stands
+alone. A story is left out when any of its articles was carried by a digest `sent` for
+another date (`digest_stories`): each story is mailed once, however late a copy of it
+arrives and however much consecutive windows overlap.
 
 Ledger: one `digests` row per send attempt. The rules that make a date go out once:
 
-* `claim()` inserts a `sending` row and commits it *before* the mail is sent. A crash
-  between sending and `mark_sent()` leaves that row `sending`: later runs see it and
-  report it instead of sending again (`--force` overrides after a person has checked).
+* `claim()` inserts a `sending` row, with the articles the digest carries, and commits both
+  *before* the mail is sent. A crash between sending and `finish(..., SENT)` leaves that
+  row `sending`: later runs see it and report it instead of sending again (`--force`
+  overrides after a person has checked). Marking it sent is then a one-row update, and
+  only `sent` rows keep their stories out of later digests: the stories of a failed or
+  interrupted attempt are not counted as mailed.
 * A date with a `sent` or `skipped` row is done; only `force` sends it again.
 * Two processes claiming the same date at once: each checks, after committing its own
   row, whether another claim appeared meanwhile; if so it withdraws (`conflict`). At worst
@@ -28,7 +34,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Article, ArticleTag, Digest, Outlet, Tag
+from db.models import Article, ArticleTag, Digest, DigestStory, Outlet, Tag
 
 
 class DigestStatus(StrEnum):
@@ -76,18 +82,31 @@ class MemberRow:
 
 @dataclass(frozen=True, slots=True)
 class StoryRow:
-    """A story (or a lone article: `story_id` None) with every member, earliest first."""
+    """A story (or a lone article: `story_id` None) with every member, earliest first.
 
+    `key` identifies the digest entry: the story id, or minus the article id for a lone
+    article (both ids are positive, so the two never collide)."""
+
+    key: int
     story_id: int | None
     members: tuple[MemberRow, ...]
 
 
 def due_stories(
-    session: Session, start: datetime, end: datetime, tags: Sequence[str]
+    session: Session, start: datetime, end: datetime, tags: Sequence[str], *, day: date
 ) -> list[StoryRow]:
     """Stories with a member first seen in [start, end) and, when `tags` is given, a member
-    carrying one of them."""
+    carrying one of them; without those already carried by a digest sent for a date other
+    than `day` (a resend of `day` itself shows its stories again)."""
     in_window = and_(Article.first_seen_at >= start, Article.first_seen_at < end)
+    carried: Select[Any] = (
+        select(DigestStory.article_id)
+        .join(Digest, Digest.id == DigestStory.digest_id)
+        .where(Digest.status == DigestStatus.SENT, Digest.digest_date != day)
+    )
+    carried_stories: Select[Any] = select(Article.story_id).where(
+        Article.id.in_(carried), Article.story_id.is_not(None)
+    )
     tagged: ColumnElement[bool] | None = None
     if tags:
         tagged = (
@@ -102,8 +121,10 @@ def due_stories(
     new_stories: Select[Any] = select(Article.story_id).where(
         in_window, Article.story_id.is_not(None)
     )
-    wanted_stories: Select[Any] = select(Article.story_id).where(Article.story_id.in_(new_stories))
-    lone = and_(in_window, Article.story_id.is_(None))
+    wanted_stories: Select[Any] = select(Article.story_id).where(
+        Article.story_id.in_(new_stories), Article.story_id.not_in(carried_stories)
+    )
+    lone = and_(in_window, Article.story_id.is_(None), Article.id.not_in(carried))
     if tagged is not None:
         wanted_stories = wanted_stories.where(tagged)
         lone = and_(lone, tagged)
@@ -115,14 +136,11 @@ def due_stories(
     ).all()
     ids = [article.id for article, _ in members]
     tag_rows = _tags_for(session, ids)
-    grouped: dict[tuple[str, int], list[MemberRow]] = defaultdict(list)
+    grouped: dict[int, list[MemberRow]] = defaultdict(list)
     for article, outlet in members:
-        key = ("story", article.story_id) if article.story_id else ("article", article.id)
+        key = article.story_id if article.story_id is not None else -article.id
         grouped[key].append(_member(article, outlet, tag_rows.get(article.id, ())))
-    return [
-        StoryRow(key[1] if key[0] == "story" else None, tuple(rows))
-        for key, rows in grouped.items()
-    ]
+    return [StoryRow(key, rows[0].story_id, tuple(rows)) for key, rows in grouped.items()]
 
 
 def _tags_for(session: Session, ids: list[int]) -> dict[int, tuple[TagRow, ...]]:
@@ -173,11 +191,16 @@ def attempts_for(session: Session, day: date) -> list[Digest]:
     )
 
 
-def last_sent(session: Session, before: datetime) -> Digest | None:
-    """The sent digest whose window ends last, at or before `before`."""
+def last_sent(session: Session, *, before_day: date, ending_by: datetime) -> Digest | None:
+    """The digest sent for a date before `before_day` whose window ends last, at or before
+    `ending_by`: where the next window starts."""
     return session.execute(
         select(Digest)
-        .where(Digest.status == DigestStatus.SENT, Digest.window_end <= before)
+        .where(
+            Digest.status == DigestStatus.SENT,
+            Digest.digest_date < before_day,
+            Digest.window_end <= ending_by,
+        )
         .order_by(Digest.window_end.desc(), Digest.id.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -210,12 +233,15 @@ def claim(
     now: datetime,
     force: bool = False,
     status: DigestStatus = DigestStatus.SENDING,
+    carried: Sequence[tuple[int, int | None]] = (),
 ) -> Claim:
     """Record an attempt for `day` and commit it, unless the date is taken.
 
     Taken means a `sent`, `skipped`, `sending` or `interrupted` row exists (ignored with
     `force`), or a concurrent claim appeared while ours was being committed. `status` is
-    `skipped` to record an empty day that is not mailed.
+    `skipped` to record an empty day that is not mailed. `carried` lists the (article id,
+    story id) pairs the digest shows; they are committed with the row, so a row that later
+    becomes `sent` always has them.
     """
     rows = attempts_for(session, day)
     if not force and (blocker := _first_blocking(rows)) is not None:
@@ -232,6 +258,11 @@ def claim(
         story_count=story_count,
     )
     session.add(row)
+    session.flush()
+    session.add_all(
+        DigestStory(digest_id=row.id, article_id=article_id, story_id=story_id)
+        for article_id, story_id in dict(carried).items()  # one row per article
+    )
     session.commit()
     rivals = [
         other

@@ -187,6 +187,11 @@ class Digest:
         return self.story_count == 0
 
     @property
+    def shown_story_ids(self) -> frozenset[int]:
+        """The stories that have an entry (those beyond `max_stories` are only counted)."""
+        return frozenset(entry.story_id for s in self.sections for entry in s.entries)
+
+    @property
     def local_window(self) -> tuple[datetime, datetime]:
         """The window in the digest's time zone, for display."""
         zone = ZoneInfo(self.timezone)

@@ -4,13 +4,22 @@
 daemon's entry point (the same with `scheduled=True`): it returns one summary line and is
 cheap to call often, since it sends only when
 
-* today's MONITOR_DIGEST_TIME (in MONITOR_DIGEST_TZ) has passed,
+* today's MONITOR_DIGEST_TIME (in MONITOR_DIGEST_TZ) has passed (a manual run before then
+  needs `force`: otherwise it would take the scheduled digest's place),
 * today's digest is not sent, skipped, in flight or interrupted, and
 * after a failed attempt, the retry delay has passed (5, 10, 20, 40 min, then hourly;
   hourly at once after a permanent error, in case someone fixes the configuration).
 
+An interrupted attempt (the sender died mid-send, or the connection broke after the message
+data began) may have been delivered: every run for that date reports it as a failure, the
+scheduled one included, until a person resends it with `force`.
+
 The window runs from the end of the last digest sent for an earlier date (a missed day is
-folded into the next digest) to now, or covers the last 24 h when none was ever sent.
+folded into the next digest) to now, or covers the last 24 h when none was ever sent. It
+starts MONITOR_CRAWL_TIMEOUT earlier than that end: an item's first-seen time is stamped
+when its feed is parsed but committed up to a crawl's length later, so an item seen just
+before the last window closed may have been stored only after it was queried. Stories a
+sent digest already carried are left out (db.digests), so the overlap repeats nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +30,6 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import digests as ledger
@@ -39,7 +47,14 @@ from monitor.digest import (
     build_digest,
     render_digest,
 )
-from monitor.mail import MailError, Security, SmtpSettings, build_message, send_message
+from monitor.mail import (
+    DeliveryUnknown,
+    MailError,
+    Security,
+    SmtpSettings,
+    build_message,
+    send_message,
+)
 from monitor.outcomes import StoryRole
 from settings.config import Config
 
@@ -53,10 +68,10 @@ class RunOutcome(StrEnum):
     DRY_RUN = "dry_run"
     SKIPPED_EMPTY = "skipped_empty"  # nothing new, and empty digests are not mailed
     ALREADY_DONE = "already_done"
-    NOT_DUE = "not_due"  # before today's digest time (scheduled runs only)
+    NOT_DUE = "not_due"  # before today's digest time (without force)
     RETRY_LATER = "retry_later"  # a failed attempt's retry delay has not passed
     IN_PROGRESS = "in_progress"  # another process is sending this date now
-    INTERRUPTED = "interrupted"  # an attempt died mid-send: a person decides (--force)
+    INTERRUPTED = "interrupted"  # an attempt may have been delivered: a person decides
     NOT_CONFIGURED = "not_configured"  # no SMTP host, sender or recipients
     FAILED = "failed"  # this attempt failed; a later run retries
 
@@ -93,14 +108,23 @@ def run_digest(
     out: Path | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> DigestRun:
-    """Build and (unless `dry_run`) send the digest for `day` (default: today, local)."""
+    """Build and (unless `dry_run`) send the digest for `day` (default: today, local).
+
+    Today's digest is due once today's MONITOR_DIGEST_TIME has passed; before then only
+    `force` (or `dry_run`) builds it. A past date is always due.
+    """
     zone = config.digest_tz
     today = now.astimezone(zone).date()
     day = day or today
-    if scheduled:
-        due_at = datetime.combine(today, config.digest_time, zone)
-        if now < due_at:
-            return DigestRun(RunOutcome.NOT_DUE, f"digest {day}: due at {due_at:%H:%M %Z}", day)
+    due_at = datetime.combine(today, config.digest_time, zone)
+    if day >= today and now < due_at and not (force or dry_run):
+        note = f"digest {day}: due at {due_at:%H:%M %Z}"
+        if not scheduled:
+            note += (
+                "; --force sends it now (the scheduled run will then find it sent), "
+                "--dry-run shows it"
+            )
+        return DigestRun(RunOutcome.NOT_DUE, note, day)
     missing = _missing_mail_settings(config)
     if missing and not dry_run:
         outcome = RunOutcome.NOT_CONFIGURED
@@ -116,8 +140,9 @@ def run_digest(
             if blocked is not None:
                 return blocked
         window = _window(session, day, today, now, config)
+        due = ledger.due_stories(session, *window, config.digest_tags, day=day)
         digest = build_digest(
-            [_story(row) for row in ledger.due_stories(session, *window, config.digest_tags)],
+            [_story(row) for row in due],
             Window(*window),
             config.digest_tags,
             DigestSettings(timezone=zone.key, send_when_empty=config.digest_send_empty),
@@ -128,7 +153,8 @@ def run_digest(
         if dry_run:
             note = f"digest {day}: dry run, {_counts(digest)}, nothing sent"
             return DigestRun(RunOutcome.DRY_RUN, note, day, rendered, digest)
-        return _send(session, config, digest, rendered, now, force, ssl_context)
+        carried = _carried(due, digest)
+        return _send(session, config, digest, rendered, carried, now, force, ssl_context)
 
 
 def _missing_mail_settings(config: Config) -> list[str]:
@@ -157,8 +183,9 @@ def _blocked(session: Session, day: date, now: datetime, *, scheduled: bool) -> 
             ledger.mark_interrupted(session, row, "no outcome recorded: the sender stopped")
             return DigestRun(RunOutcome.INTERRUPTED, _interrupted(day, row), day)
         if status is DigestStatus.INTERRUPTED:
-            outcome = RunOutcome.NOT_DUE if scheduled else RunOutcome.INTERRUPTED
-            return DigestRun(outcome, _interrupted(day, row), day)
+            # A failure for the daemon too: its log says so at every recheck until a
+            # person has looked, instead of "ok" while nobody knows.
+            return DigestRun(RunOutcome.INTERRUPTED, _interrupted(day, row), day)
     failures = [row for row in rows if row.status == DigestStatus.FAILED]
     if scheduled and failures:
         retry_at = failures[-1].created_at + _retry_delay(failures)
@@ -170,10 +197,11 @@ def _blocked(session: Session, day: date, now: datetime, *, scheduled: bool) -> 
 
 def _interrupted(day: date, row: DigestRow) -> str:
     ident = f", Message-ID {row.message_id}" if row.message_id else ""
+    cause = f" ({row.error})" if row.error else ""
     return (
-        f"digest {day}: attempt {row.id} (started {row.created_at:%Y-%m-%d %H:%M} UTC{ident}) "
-        f"was interrupted and may have been delivered; check the mailbox, then run "
-        f"`monitor digest --date {day} --force` to send it again"
+        f"digest {day}: warning: attempt {row.id} (started {row.created_at:%Y-%m-%d %H:%M} "
+        f"UTC{ident}) was interrupted{cause} and may have been delivered; check the "
+        f"mailbox, then run `monitor digest --date {day} --force` to send it again"
     )
 
 
@@ -187,9 +215,9 @@ def _retry_delay(failures: list[DigestRow]) -> timedelta:
 def _window(
     session: Session, day: date, today: date, now: datetime, config: Config
 ) -> tuple[datetime, datetime]:
-    """Today: [end of the last digest sent for an earlier date, now), or the last 24 h when
-    there is none. A date already sent keeps its start (a past one its whole window); a past
-    date never sent ends at its digest time."""
+    """Today: [end of the last digest sent for an earlier date - the crawl timeout, now), or
+    the last 24 h when there is none. A date already sent keeps its start (a past one its
+    whole window); a past date never sent ends at its digest time."""
     sent = [r for r in ledger.attempts_for(session, day) if r.status == DigestStatus.SENT]
     if day >= today:
         end = now
@@ -199,18 +227,19 @@ def _window(
         if sent:
             return sent[-1].window_start, sent[-1].window_end
         end = min(datetime.combine(day, config.digest_time, config.digest_tz), now)
-    previous = session.execute(
-        select(DigestRow)
-        .where(
-            DigestRow.status == DigestStatus.SENT,
-            DigestRow.digest_date < day,
-            DigestRow.window_end < end,
-        )
-        .order_by(DigestRow.window_end.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    start = previous.window_end if previous is not None else end - timedelta(hours=24)
-    return start, end
+    previous = ledger.last_sent(session, before_day=day, ending_by=end)
+    if previous is None:
+        return end - timedelta(hours=24), end
+    # Items stamped before `previous` closed but committed after its query: a crawl commits
+    # within MONITOR_CRAWL_TIMEOUT of parsing (the daemon stops it then).
+    return previous.window_end - timedelta(seconds=config.crawl_timeout), end
+
+
+def _carried(due: list[StoryRow], digest: Digest) -> list[tuple[int, int | None]]:
+    """(article id, story id) of every member of the stories the digest shows, recorded with
+    the claim. Stories only counted (beyond `max_stories`) are not mailed, so not recorded."""
+    shown = digest.shown_story_ids
+    return [(m.article_id, m.story_id) for row in due if row.key in shown for m in row.members]
 
 
 def _send(
@@ -218,6 +247,7 @@ def _send(
     config: Config,
     digest: Digest,
     rendered: RenderedDigest,
+    carried: list[tuple[int, int | None]],
     now: datetime,
     force: bool,
     ssl_context: ssl.SSLContext | None,
@@ -245,6 +275,7 @@ def _send(
         story_count=digest.story_count,
         now=now,
         force=force,
+        carried=carried,
     )
     if claim.row is None:
         blocker = claim.blocker
@@ -269,6 +300,10 @@ def _send(
     )
     try:
         result = send_message(message, smtp, ssl_context=ssl_context)
+    except DeliveryUnknown as exc:
+        # The server may hold the message: resending blindly could mail it twice.
+        ledger.finish(session, row, DigestStatus.INTERRUPTED, error=str(exc))
+        return DigestRun(RunOutcome.INTERRUPTED, _interrupted(day, row), day, rendered, digest)
     except MailError as exc:
         kind = "temporary" if exc.temporary else "permanent"
         ledger.finish(session, row, DigestStatus.FAILED, error=f"{kind}: {exc}")
@@ -298,8 +333,7 @@ def _counts(digest: Digest) -> str:
 
 
 def _story(row: StoryRow) -> Story:
-    story_id = row.story_id if row.story_id is not None else -row.members[0].article_id
-    return Story(story_id, tuple(_member(m) for m in row.members))
+    return Story(row.key, tuple(_member(m) for m in row.members))
 
 
 def _member(row: MemberRow) -> Member:

@@ -300,6 +300,8 @@ def test_too_many_stories_are_counted_not_shown() -> None:
     assert digest.omitted == 6
     assert [e.story_id for e in digest.sections[0].entries] == [1, 2, 3, 4]
     assert "6 less prominent stories not shown" in render_digest(digest).text
+    # Only the shown ones count as mailed: a later copy may still bring the others.
+    assert digest.shown_story_ids == {1, 2, 3, 4}
 
 
 @pytest.mark.parametrize(("send_when_empty", "expected"), [(True, True), (False, False)])

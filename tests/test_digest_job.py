@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import trustme
@@ -27,13 +28,15 @@ from sqlalchemy.orm import Session
 from db import digests as ledger
 from db.digests import DigestStatus
 from db.engine import get_engine, session_factory
-from db.models import Article, ArticleTag, Digest, Feed, Outlet, Story, Tag
+from db.models import Article, ArticleTag, Digest, DigestStory, Feed, Outlet, Story, Tag
 from monitor.digest_job import RunOutcome, run_digest, run_due
 from settings.config import Config, load_config
 from tests.helpers import monitor_env, run_monitor
 from tests.test_mail import (
     PASSWORD,
     USER,
+    DropsBeforeReply,
+    QuitRefused,
     Recorder,
     _authenticator,
     free_port,
@@ -42,6 +45,8 @@ from tests.test_mail import (
 
 # 07:05 in Casablanca (UTC+1 in June): five minutes after the default MONITOR_DIGEST_TIME.
 NOW = datetime(2025, 6, 11, 6, 5, tzinfo=UTC)
+# A window reaches back the default MONITOR_CRAWL_TIMEOUT before the last one ended.
+MARGIN = timedelta(seconds=900)
 RECIPIENTS = ("analyst1@example.org", "analyst2@example.org")
 AR_TITLE = "وفد عسكري إسرائيلي يزور الرباط"
 HE_TITLE = "ישראל ומרוקו חתמו על עסקת רחפנים"
@@ -233,42 +238,75 @@ def test_next_window_starts_where_the_last_sent_one_ended(seeded: str, tmp_path:
             seed_one_more(session, later - timedelta(hours=1))
         nxt = run_digest(config, later)
     assert nxt.outcome is RunOutcome.SENT
-    assert nxt.digest is not None and nxt.digest.window.start == NOW
+    assert nxt.digest is not None and nxt.digest.window.start == NOW - MARGIN
     text = text_part(handler.messages[1].content)
     assert "Exercice conjoint" in text
     assert AR_TITLE not in text  # it was in yesterday's digest
 
 
 def seed_one_more(session: Session, seen: datetime) -> None:
-    outlet = session.execute(select(Outlet).where(Outlet.slug == "le360")).scalar_one()
-    feed = session.execute(select(Feed).where(Feed.outlet_id == outlet.id)).scalar_one()
+    add_article(session, seen, "Exercice conjoint à Agadir", guid="late")
+
+
+def add_article(
+    session: Session,
+    seen: datetime,
+    title: str,
+    *,
+    guid: str,
+    outlet: str = "le360",
+    story_of: str | None = None,
+    tagged: bool = True,
+) -> int:
+    """A French article first seen at `seen`; in the story whose original is titled
+    `story_of` (a copy), or alone. Returns its id."""
+    found = session.execute(select(Outlet).where(Outlet.slug == outlet)).scalar_one()
+    feed = session.execute(select(Feed).where(Feed.outlet_id == found.id)).scalar_one()
     tag = session.execute(select(Tag).where(Tag.slug == "defense-cooperation")).scalar_one()
+    story_id = None
+    if story_of is not None:
+        story_id = session.execute(
+            select(Article.story_id).where(Article.title == story_of).limit(1)
+        ).scalar_one()
     row = Article(
-        outlet_id=outlet.id,
+        outlet_id=found.id,
         feed_id=feed.id,
-        guid="late",
-        url="https://le360.example/late",
-        canonical_url="https://le360.example/late",
-        title="Exercice conjoint à Agadir",
+        guid=guid,
+        url=f"https://{outlet}.example/{guid}",
+        canonical_url=f"https://{outlet}.example/{guid}",
+        title=title,
         language="fr",
         published_at=seen,
         first_seen_at=seen,
         updated_at=seen,
-        content_hash="f" * 64,
+        content_hash=guid.ljust(64, "0"),
+        story_id=story_id,
+        story_role="copy" if story_id else None,
     )
     session.add(row)
     session.flush()
-    session.add(
-        ArticleTag(
-            article_id=row.id,
-            tag_id=tag.id,
-            score=1.0,
-            evidence={},
-            taxonomy_version="t1",
-            tagged_at=seen,
+    if tagged:
+        session.add(
+            ArticleTag(
+                article_id=row.id,
+                tag_id=tag.id,
+                score=1.0,
+                evidence={},
+                taxonomy_version="t1",
+                tagged_at=seen,
+            )
         )
-    )
     session.commit()
+    return row.id
+
+
+def carried_by(db_url: str, digest_id: int) -> set[int]:
+    with session_factory(get_engine(db_url))() as session:
+        return set(
+            session.execute(
+                select(DigestStory.article_id).where(DigestStory.digest_id == digest_id)
+            ).scalars()
+        )
 
 
 def test_a_missed_day_is_folded_into_the_next_digest(seeded: str, tmp_path: Path) -> None:
@@ -278,7 +316,7 @@ def test_a_missed_day_is_folded_into_the_next_digest(seeded: str, tmp_path: Path
         run_digest(config, NOW - timedelta(days=3))  # sent three days ago; nothing since
         result = run_digest(config, NOW)
     assert result.digest is not None
-    assert result.digest.window.start == NOW - timedelta(days=3)
+    assert result.digest.window.start == NOW - timedelta(days=3) - MARGIN
     assert "Old story outside the window" in text_part(handler.messages[1].content)
 
 
@@ -431,6 +469,207 @@ def test_a_claim_racing_another_withdraws(seeded: str) -> None:
     assert not late.ok
 
 
+# --- each story once: overlapping windows, late copies ---------------------------------------
+
+
+def test_an_item_stored_after_the_window_closed_goes_in_the_next_digest(
+    seeded: str, tmp_path: Path
+) -> None:
+    """First seen at 07:04:59 while a crawl parsed its feed, committed after the 07:05
+    digest had queried: the next window reaches back over it. What the first digest carried
+    inside that overlap (a lone article, a copy of a story) is not mailed twice."""
+    sessions = session_factory(get_engine(seeded))
+    with sessions() as session:
+        lone = add_article(session, NOW - timedelta(minutes=5), "Dans la marge", guid="margin")
+        copy = add_article(
+            session,
+            NOW - timedelta(minutes=10),
+            "Accord de drones Israël-Maroc",
+            guid="copy",
+            story_of=HE_TITLE,
+        )
+    handler = Recorder()
+    with smtp_server(handler) as port:
+        config = config_for(seeded, tmp_path, port)
+        first = run_digest(config, NOW)
+        with sessions() as session:  # the crawl that parsed it commits now
+            add_article(session, NOW - timedelta(seconds=1), "Livré en retard", guid="slow")
+        nxt = run_digest(config, NOW + timedelta(days=1))
+    assert first.outcome is RunOutcome.SENT and nxt.outcome is RunOutcome.SENT, nxt.message
+    assert {lone, copy} <= carried_by(seeded, rows(seeded)[0].id)
+    text = text_part(handler.messages[1].content)
+    assert "Livré en retard" in text
+    for title in ("Dans la marge", "Accord de drones", HE_TITLE, AR_TITLE, FR_LONE):
+        assert title not in text, title
+    assert nxt.digest is not None and nxt.digest.story_count == 1
+
+
+def test_a_late_copy_does_not_mail_a_story_again(seeded: str, tmp_path: Path) -> None:
+    """Yesterday's story gains a copy today: analysts already have it, so it stays out."""
+    later = NOW + timedelta(days=1)
+    handler = Recorder()
+    with smtp_server(handler) as port:
+        config = config_for(seeded, tmp_path, port)
+        run_digest(config, NOW)
+        with session_factory(get_engine(seeded))() as session:
+            add_article(
+                session,
+                later - timedelta(hours=2),
+                "Une délégation militaire israélienne à Rabat",
+                guid="late-copy",
+                story_of=AR_TITLE,
+            )
+        nxt = run_digest(config, later)
+    assert nxt.digest is not None and nxt.digest.story_count == 0, nxt.message
+    text = text_part(handler.messages[1].content)
+    assert "Nothing new" in text
+    assert AR_TITLE not in text and "délégation" not in text
+
+
+def test_a_forced_resend_of_a_past_date_shows_its_own_stories(seeded: str, tmp_path: Path) -> None:
+    """Resending a date ignores what that date's own digest carried (not other dates')."""
+    handler = Recorder()
+    with smtp_server(handler) as port:
+        config = config_for(seeded, tmp_path, port)
+        run_digest(config, NOW)
+        run_digest(config, NOW + timedelta(days=1))
+        again = run_digest(config, NOW + timedelta(days=1, hours=1), day=NOW.date(), force=True)
+    assert again.outcome is RunOutcome.SENT
+    text = text_part(handler.messages[2].content)
+    for title in (AR_TITLE, HE_TITLE, FR_LONE):
+        assert text.count(title) == 1, title
+
+
+# --- after the data: accepted is sent, lost before the verdict is interrupted ---------------
+
+
+def test_a_refused_quit_after_the_data_was_accepted_is_sent_once(
+    seeded: str, tmp_path: Path
+) -> None:
+    handler = QuitRefused()  # 250 to the data, 421 to QUIT
+    with smtp_server(handler) as port:
+        config = config_for(seeded, tmp_path, port)
+        first = run_digest(config, NOW, scheduled=True)
+        later = run_digest(config, NOW + timedelta(minutes=10), scheduled=True)
+    assert first.outcome is RunOutcome.SENT, first.message
+    assert later.outcome is RunOutcome.ALREADY_DONE
+    assert len(handler.messages) == 1
+    assert [r.status for r in rows(seeded)] == ["sent"]
+
+
+def test_a_connection_lost_before_the_reply_to_the_data_is_reported_not_resent(
+    seeded: str, tmp_path: Path
+) -> None:
+    with smtp_server(Recorder()) as port:  # yesterday's went out: today's window follows it
+        yesterday = run_digest(config_for(seeded, tmp_path, port), NOW - timedelta(days=1))
+    assert yesterday.outcome is RunOutcome.SENT
+    handler = DropsBeforeReply()  # has the whole message, then drops the connection
+    with smtp_server(handler) as port:
+        config = config_for(seeded, tmp_path, port)
+        first = run_digest(config, NOW, scheduled=True)
+        later = run_digest(config, NOW + timedelta(minutes=30), scheduled=True)
+    assert first.outcome is RunOutcome.INTERRUPTED and first.failed, first.message
+    assert "may have been delivered" in first.message and "--force" in first.message
+    assert later.outcome is RunOutcome.INTERRUPTED and later.failed
+    assert len(handler.messages) == 1
+    row = rows(seeded)[-1]
+    assert len(rows(seeded)) == 2
+    assert row.status == DigestStatus.INTERRUPTED and row.message_id
+    assert "connection lost after the message data began" in (row.error or "")
+    assert len(carried_by(seeded, row.id)) == 5  # recorded with the claim, before sending
+    # Only a sent digest keeps its stories out: tomorrow's still carries them.
+    mailbox = Recorder()
+    with smtp_server(mailbox) as port:
+        config = config_for(seeded, tmp_path, port)
+        tomorrow = run_digest(config, NOW + timedelta(days=1), scheduled=True)
+    assert tomorrow.outcome is RunOutcome.SENT
+    assert AR_TITLE in text_part(mailbox.messages[0].content)
+
+
+def test_scheduled_runs_report_an_interrupted_attempt_as_a_failure(
+    seeded: str, tmp_path: Path
+) -> None:
+    """The daemon's recheck must not log "ok" while a person is needed."""
+    with session_factory(get_engine(seeded))() as session:
+        session.add(
+            Digest(
+                digest_date=NOW.date(),
+                window_start=NOW - timedelta(days=1),
+                window_end=NOW,
+                recipients=", ".join(RECIPIENTS),
+                status=DigestStatus.INTERRUPTED,
+                attempts=1,
+                created_at=NOW,
+                story_count=3,
+                message_id="<abc@example.org>",
+                error="no outcome recorded: the sender stopped",
+            )
+        )
+        session.commit()
+    config = config_for(seeded, tmp_path, free_port())
+    result = run_digest(config, NOW + timedelta(hours=1), scheduled=True)
+    assert result.outcome is RunOutcome.INTERRUPTED and result.failed
+    assert "warning" in result.message and "<abc@example.org>" in result.message
+    line = run_due(config, NOW + timedelta(hours=2))
+    assert "interrupted" in line and "--force" in line
+
+
+# --- due now -------------------------------------------------------------------------------
+
+
+def test_a_manual_run_before_the_digest_time_sends_only_with_force(
+    seeded: str, tmp_path: Path
+) -> None:
+    early = NOW - timedelta(minutes=10)  # 06:55 in Casablanca, the digest time is 07:00
+    handler = Recorder()
+    with smtp_server(handler) as port:
+        config = config_for(seeded, tmp_path, port)
+        refused = run_digest(config, early)
+        assert rows(seeded) == [] and handler.messages == []
+        dry = run_digest(config, early, dry_run=True)
+        past = run_digest(config, early, day=NOW.date() - timedelta(days=1))
+        forced = run_digest(config, early, force=True)
+        scheduled = run_digest(config, NOW, scheduled=True)
+    assert refused.outcome is RunOutcome.NOT_DUE and not refused.failed
+    assert "due at 07:00" in refused.message and "--force" in refused.message
+    assert dry.outcome is RunOutcome.DRY_RUN
+    assert past.outcome is RunOutcome.SENT  # a past date is always due
+    assert forced.outcome is RunOutcome.SENT
+    assert scheduled.outcome is RunOutcome.ALREADY_DONE
+    assert len(handler.messages) == 2
+
+
+def test_ledger_last_sent_is_where_the_next_window_starts(db_url: str) -> None:
+    def sent(day: date, end: datetime) -> Digest:
+        return Digest(
+            digest_date=day,
+            window_start=end - timedelta(days=1),
+            window_end=end,
+            recipients="a@example.org",
+            status=DigestStatus.SENT,
+            attempts=1,
+            created_at=end,
+            story_count=0,
+        )
+
+    with session_factory(get_engine(db_url))() as session:
+        session.add_all(
+            [
+                sent(date(2025, 6, 9), NOW - timedelta(days=2)),
+                sent(date(2025, 6, 10), NOW - timedelta(days=1)),
+                sent(date(2025, 6, 11), NOW),  # today's own: never where today's starts
+            ]
+        )
+        session.commit()
+        found = ledger.last_sent(session, before_day=date(2025, 6, 11), ending_by=NOW)
+        assert found is not None and found.digest_date == date(2025, 6, 10)
+        early = ledger.last_sent(
+            session, before_day=date(2025, 6, 11), ending_by=NOW - timedelta(days=1, minutes=1)
+        )
+        assert early is not None and early.digest_date == date(2025, 6, 9)
+        assert ledger.last_sent(session, before_day=date(2025, 6, 9), ending_by=NOW) is None
+
+
 # --- the command -------------------------------------------------------------------------
 
 
@@ -452,6 +691,7 @@ def test_command_dry_run_out_send_and_rerun(live_seeded: str, tmp_path: Path) ->
             MONITOR_SMTP_SECURITY="none",
             MONITOR_DIGEST_FROM="monitor@example.org",
             MONITOR_DIGEST_TO=",".join(RECIPIENTS),
+            MONITOR_DIGEST_TIME="00:00",  # whenever the test runs, today's is due
         )
         page = tmp_path / "digest.html"
         dry = run_monitor(["digest", "--dry-run", "--out", str(page)], env, cwd=tmp_path)
@@ -498,6 +738,7 @@ def test_command_over_starttls_with_auth(live_seeded: str, tmp_path: Path) -> No
             MONITOR_SMTP_PASSWORD=PASSWORD,
             MONITOR_DIGEST_FROM="monitor@example.org",
             MONITOR_DIGEST_TO=",".join(RECIPIENTS),
+            MONITOR_DIGEST_TIME="00:00",
             SSL_CERT_FILE=str(ca_file),
         )
         done = run_monitor(["digest"], env, cwd=tmp_path)
@@ -514,16 +755,88 @@ def test_command_refuses_a_future_date(live_seeded: str, tmp_path: Path) -> None
 
 
 def test_command_without_mail_settings_says_what_to_set(live_seeded: str, tmp_path: Path) -> None:
-    done = run_monitor(["digest"], monitor_env(live_seeded), cwd=tmp_path)
+    env = monitor_env(live_seeded, MONITOR_DIGEST_TIME="00:00")
+    done = run_monitor(["digest"], env, cwd=tmp_path)
     assert done.returncode == 1
     assert "MONITOR_SMTP_HOST" in done.stdout and "MONITOR_DIGEST_TO" in done.stdout
     assert "Traceback" not in done.stderr
 
 
+def noon_zone() -> str:
+    """A fixed-offset zone where it is about noon now, so a digest time of 23:00 has not
+    passed yet and one of 00:00 has, whenever the test runs."""
+    offset = 12 - datetime.now(UTC).hour  # -11 … +12; Etc/GMT names have the sign inverted
+    return "Etc/GMT" + (f"{-offset:+d}" if offset else "")
+
+
+def test_command_before_the_digest_time_needs_force(live_seeded: str, tmp_path: Path) -> None:
+    handler = Recorder()
+    with smtp_server(handler) as port:
+        env = monitor_env(
+            live_seeded,
+            MONITOR_SMTP_HOST="127.0.0.1",
+            MONITOR_SMTP_PORT=str(port),
+            MONITOR_SMTP_SECURITY="none",
+            MONITOR_DIGEST_FROM="monitor@example.org",
+            MONITOR_DIGEST_TO=",".join(RECIPIENTS),
+            MONITOR_DIGEST_TZ=noon_zone(),
+            MONITOR_DIGEST_TIME="23:00",
+        )
+        early = run_monitor(["digest"], env, cwd=tmp_path)
+        assert early.returncode == 0, early.stderr
+        assert "due at 23:00" in early.stdout and "--force" in early.stdout
+        assert handler.messages == [] and rows(live_seeded) == []
+        forced = run_monitor(["digest", "--force"], env, cwd=tmp_path)
+        assert forced.returncode == 0, forced.stdout + forced.stderr
+        assert "sent, 3 stories" in forced.stdout
+    assert len(handler.messages) == 1
+    help_text = " ".join(run_monitor(["digest", "--help"], env, cwd=tmp_path).stdout.split())
+    assert "once today's MONITOR_DIGEST_TIME has passed" in help_text
+
+
+def test_scheduled_command_fails_while_an_attempt_is_interrupted(
+    live_seeded: str, tmp_path: Path
+) -> None:
+    """`monitor digest --scheduled` is the daemon's child: exit 1 makes the daemon log it as
+    a failure at each recheck (it logged "ok" before)."""
+    zone = noon_zone()
+    today = datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
+    with session_factory(get_engine(live_seeded))() as session:
+        session.add(
+            Digest(
+                digest_date=today,
+                window_start=datetime.now(UTC) - timedelta(days=1),
+                window_end=datetime.now(UTC) - timedelta(hours=1),
+                recipients=", ".join(RECIPIENTS),
+                status=DigestStatus.INTERRUPTED,
+                attempts=1,
+                created_at=datetime.now(UTC) - timedelta(hours=1),
+                story_count=3,
+                error="no outcome recorded: the sender stopped",
+            )
+        )
+        session.commit()
+    env = monitor_env(
+        live_seeded,
+        MONITOR_SMTP_HOST="127.0.0.1",
+        MONITOR_SMTP_PORT=str(free_port()),
+        MONITOR_SMTP_SECURITY="none",
+        MONITOR_DIGEST_FROM="monitor@example.org",
+        MONITOR_DIGEST_TO=",".join(RECIPIENTS),
+        MONITOR_DIGEST_TZ=zone,
+        MONITOR_DIGEST_TIME="00:00",
+    )
+    done = run_monitor(["digest", "--scheduled"], env, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "warning" in done.stdout and "interrupted" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert len(rows(live_seeded)) == 1  # reported, nothing resent
+
+
 def test_evidence_terms_leave_out_matches_that_subtracted() -> None:
     from monitor.digest_job import _terms
 
-    evidence = {
+    evidence: dict[str, object] = {
         "matches": [
             {"rule": "drone*", "text": "drones", "points": 3},
             {"rule": "@civilian", "text": "visitors", "points": -2},
