@@ -368,7 +368,7 @@ def test_unreachable_or_unusable_database_is_named(
             "cannot reach the database postgresql://monitor:***@127.0.0.1:"
         ),
         f"postgresql://monitor@127.0.0.1:{resetter.port}/monitor": "cannot reach the database",
-        "hespress.db": "not a database URL: 'hespress.db'",
+        "hespress.db": "not a database URL (it begins 'hespress.db')",
         "mysql://monitor:s3cret@127.0.0.1/monitor": "cannot use mysql://monitor:***@127.0.0.1/",
         f"sqlite:///{junk}": f"cannot use the database sqlite:///{junk}: file is not a database",
         f"sqlite:///{folder}": f"cannot reach the database sqlite:///{folder}: unable to open",
