@@ -324,6 +324,7 @@ def test_postgres_lost_for_the_rest_of_the_crawl(tmp_path: Path, pg_url: str) ->
         ) in output
         assert "1 feeds fetched (1 unrecorded)" in output
         assert f"{total - stored} dropped" in output
+        assert code == 1 and "1 fetches could not be recorded" in output
         proxy.restore()
         again = run_monitor(["crawl", "--all"], env)
         assert again.returncode == 0, again.stderr[-2000:]
@@ -349,16 +350,22 @@ def test_postgres_back_mid_crawl_then_next_crawl_fills_the_gap(tmp_path: Path, p
         proxy.cut()
         time.sleep(0.5)
         proxy.restore()  # a restart: back before the crawl is over
-        assert child.wait(timeout=180) == 0
+        code = child.wait(timeout=180)
         first = _count(pg_url)
-        [(outcome, error)] = _outcomes(pg_url)
-        assert outcome == "store_error" and first < total
-        assert error == f"{total - first} of {total} items could not be stored"
-        with session_factory(get_engine(pg_url))() as session:
-            feed = session.execute(select(Feed)).scalar_one()
-            assert feed.body_hash is None and feed.etag is None  # refetched whole next time
+        assert first < total
+        recorded = _outcomes(pg_url)
+        # Whether the fetch record itself fell in the cut depends on timing; both end well.
+        if recorded:
+            [(outcome, error)] = recorded
+            assert code == 0 and outcome == "store_error"
+            assert error == f"{total - first} of {total} items could not be stored"
+            with session_factory(get_engine(pg_url))() as session:
+                feed = session.execute(select(Feed)).scalar_one()
+                assert feed.body_hash is None and feed.etag is None  # refetched whole next time
+        else:
+            assert code == 1  # the crawl says it could not record the fetch
         again = run_monitor(["crawl", "--all"], env)
         assert again.returncode == 0, again.stderr[-2000:]
     guids = _guids(pg_url)
     assert len(guids) == total and len(set(guids)) == total
-    assert [outcome for outcome, _ in _outcomes(pg_url)] == ["store_error", "ok"]
+    assert [outcome for outcome, _ in _outcomes(pg_url)][-1] == "ok"

@@ -102,7 +102,8 @@ def crawl(app: AppContext, everything: bool, slugs: tuple[str, ...], log_level: 
     """Poll the feeds that are due, once. Failures are recorded, not fatal.
 
     A feed that fails (HTTP error, timeout, broken XML, ...) is recorded with a named outcome
-    in `monitor feeds list` and retried later; the other feeds carry on.
+    in `monitor feeds list` and retried later; the other feeds carry on. The exit status is 1
+    only when fetches could not be recorded (the database was lost mid-crawl).
 
     \b
     Examples:
@@ -112,6 +113,11 @@ def crawl(app: AppContext, everything: bool, slugs: tuple[str, ...], log_level: 
     """
     stats = run_crawl(app, everything=everything, slugs=slugs, log_level=log_level)
     click.echo(summarise(stats))
+    unrecorded = stats.get("monitor/fetch/unrecorded", 0)
+    if unrecorded:  # the database was lost: the feeds' own failures are not this command's
+        raise click.ClickException(
+            f"{unrecorded} fetches could not be recorded: is the database reachable?"
+        )
 
 
 commands = [crawl]

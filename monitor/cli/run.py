@@ -12,6 +12,7 @@ import click
 
 from monitor.cli import AppContext, pass_app
 from monitor.daemon import Daemon, DaemonSettings, LeaseHeld
+from monitor.tagging import RulesError, load_rules
 
 
 def _value(value: Any) -> str:
@@ -78,6 +79,10 @@ def run(app: AppContext, log_level: str) -> None:
       MONITOR_POLL_TICK=30 MONITOR_HEALTH_PORT=9464 monitor run
       monitor run 2>>/var/log/monitor.log &
     """
+    try:  # a broken rule file would make every digest quietly empty: refuse to start
+        load_rules(app.config.topics_file)
+    except RulesError as exc:
+        raise click.ClickException(f"not starting: {exc}") from None
     configure_logging(log_level)
     settings = DaemonSettings.from_config(app.config)
     try:
