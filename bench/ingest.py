@@ -192,21 +192,7 @@ def full(docs: list[tuple[str, bytes]], folder: Path) -> tuple[float, int]:
     started = time.perf_counter()
     for i, (_lang, body) in enumerate(docs):
         feed, outlet = rows[f"f{i}"]
-        ref = FeedRef(
-            id=feed.id,
-            slug=feed.slug,
-            url=feed.url,
-            outlet_id=outlet.id,
-            outlet_slug=outlet.slug,
-            country=outlet.country,
-            language=feed.language,
-            wire=False,
-            fulltext=False,
-            interval_seconds=feed.interval_seconds,
-            adapted_interval_seconds=None,
-            consecutive_errors=0,
-            feed_ttl_seconds=None,
-        )
+        ref = FeedRef.of(feed, outlet)
         parsed = parse_feed(body, url=feed.url, headers={"content-type": "application/rss+xml"})
         key = f"{feed.id}:bench"
         seen = datetime.now(UTC)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from db.articles import StoredArticle
+from db.models import Feed, Outlet
 from monitor.normalise import NormalisedArticle
 from monitor.outcomes import FetchOutcome
 from monitor.parsing import FeedEntry
@@ -43,6 +44,25 @@ class FeedRef:
     adapted_interval_seconds: int | None
     consecutive_errors: int
     feed_ttl_seconds: int | None
+
+    @classmethod
+    def of(cls, feed: Feed, outlet: Outlet) -> FeedRef:
+        """A snapshot of a feed row and its outlet row."""
+        return cls(
+            id=feed.id,
+            slug=feed.slug,
+            url=feed.url,
+            outlet_id=outlet.id,
+            outlet_slug=outlet.slug,
+            country=outlet.country,
+            language=feed.language,
+            wire=outlet.is_wire,
+            fulltext=feed.fulltext,
+            interval_seconds=feed.interval_seconds,
+            adapted_interval_seconds=feed.adapted_interval_seconds,
+            consecutive_errors=feed.consecutive_errors,
+            feed_ttl_seconds=feed.feed_ttl_seconds,
+        )
 
 
 class Action(StrEnum):

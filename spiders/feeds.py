@@ -104,21 +104,7 @@ class FeedsSpider(Spider):
             )
             due = []
             for feed, outlet in rows:
-                ref = FeedRef(
-                    id=feed.id,
-                    slug=feed.slug,
-                    url=feed.url,
-                    outlet_id=outlet.id,
-                    outlet_slug=outlet.slug,
-                    country=outlet.country,
-                    language=feed.language,
-                    wire=outlet.is_wire,
-                    fulltext=feed.fulltext,
-                    interval_seconds=feed.interval_seconds,
-                    adapted_interval_seconds=feed.adapted_interval_seconds,
-                    consecutive_errors=feed.consecutive_errors,
-                    feed_ttl_seconds=feed.feed_ttl_seconds,
-                )
+                ref = FeedRef.of(feed, outlet)
                 validators = {
                     "etag": feed.etag,
                     "last_modified": feed.last_modified,
