@@ -251,6 +251,20 @@ class StoredText:
     match_text: str
     has_body: bool
     language: str | None
+    title: str
+    summary: str
+    body: str
+
+
+def update_matching_form(
+    session: Session, article_id: int, title_key: str | None, match_text: str
+) -> None:
+    """Store an article's re-folded matching keys (after a normaliser change)."""
+    session.execute(
+        update(Article)
+        .where(Article.id == article_id)
+        .values(title_key=title_key, match_text=match_text)
+    )
 
 
 def texts_after(
@@ -271,8 +285,11 @@ def texts_after(
         Article.published_at,
         Article.title_key,
         Article.match_text,
-        Article.body != "",
+        (Article.body != "").label("has_body"),
         Article.language,
+        Article.title,
+        Article.summary,
+        Article.body,
     ).order_by(Article.published_at, Article.id)
     if since is not None:
         query = query.where(Article.published_at >= since)
@@ -283,7 +300,7 @@ def texts_after(
                 and_(Article.published_at == after[0], Article.id > after[1]),
             )
         )
-    return [StoredText(*row) for row in session.execute(query.limit(limit))]
+    return [StoredText(**row._asdict()) for row in session.execute(query.limit(limit))]
 
 
 # ---------------------------------------------------------------------------------------

@@ -56,6 +56,11 @@ def content_hash(title: str, summary: str, body: str) -> str:
     return hashlib.sha256("\x1f".join((title, summary, body)).encode("utf-8")).hexdigest()
 
 
+def matching_form(title: str, summary: str, body: str) -> tuple[str | None, str]:
+    """An article's folded keys: its title key, and the credit-free text it is matched on."""
+    return fold(title)[:TITLE_KEY_LENGTH] or None, fold(split_credit(body or summary).text)
+
+
 def normalise_entry(
     entry: FeedEntry,
     *,
@@ -71,7 +76,7 @@ def normalise_entry(
     credit = split_credit(body or summary)
     link = canonical_url(entry.link, base=feed_url) if entry.link else None
     guid = (entry.guid or "").strip() or None
-    title_key = fold(title)[:TITLE_KEY_LENGTH] or None
+    title_key, match_text = matching_form(title, summary, body)
     language = detect_language(f"{title}\n{credit.text}", entry.language or feed_language)
     return NormalisedArticle(
         guid=guid[:2000] if guid else None,
@@ -81,7 +86,7 @@ def normalise_entry(
         title_key=title_key,
         summary=summary,
         body=body,
-        match_text=fold(credit.text),
+        match_text=match_text,
         language=language,
         author=(entry.author or "").strip() or None,
         published_at=_published(entry, seen_at),

@@ -8,7 +8,7 @@ picks the best; the store transaction then records the article's band keys and i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Self
 
@@ -24,6 +24,7 @@ from db.stories import (
     replace_buckets,
     story_of,
     texts_after,
+    update_matching_form,
 )
 from monitor.dedupe import (
     DEFAULT_THRESHOLDS,
@@ -36,6 +37,7 @@ from monitor.dedupe import (
     story_fingerprint,
 )
 from monitor.items import Action, ArticleItem
+from monitor.normalise import matching_form
 from monitor.pipelines import sessions_for
 
 
@@ -189,7 +191,8 @@ def recluster(
 ) -> ReclusterReport:
     """Rebuild stories of articles published at or after `since` (all when None).
 
-    Their keys and stories are cleared, then they are clustered again one by one in
+    Their keys and stories are cleared, then they are clustered again one by one (their
+    matching form re-folded by the current normaliser first) in
     (published_at, id) order against the index as it grows, exactly as the crawl would have
     had they arrived in that order: the same database and settings give the same stories.
     Commits every `batch` articles.
@@ -202,7 +205,8 @@ def recluster(
     while True:
         with sessions.begin() as session:
             rows = texts_after(session, since=since, after=after, limit=batch)
-            for row in rows:
+            for stored in rows:
+                row = _refolded(session, stored)
                 decision = _decide_stored(session, clusterer, row)
                 clusterer.record(session, row.id, decision)
                 matched += decision.match_id is not None
@@ -211,6 +215,15 @@ def recluster(
         done += len(rows)
         after = (rows[-1].published_at, rows[-1].id)
     return ReclusterReport(cleared, done, matched)
+
+
+def _refolded(session: Session, row: StoredText) -> StoredText:
+    """The row with its matching keys folded by today's normaliser (stored if they changed)."""
+    title_key, match_text = matching_form(row.title, row.summary, row.body)
+    if (title_key, match_text) == (row.title_key, row.match_text):
+        return row
+    update_matching_form(session, row.id, title_key, match_text)
+    return replace(row, title_key=title_key, match_text=match_text)
 
 
 def _decide_stored(session: Session, clusterer: Clusterer, row: StoredText) -> Decision:
