@@ -36,3 +36,9 @@ def test_hand_written_objects_exist(db_url: str) -> None:
         assert "articles_fts" in inspector.get_table_names()
     else:
         assert "search_vector" in columns
+
+
+def test_schema_head_constant_names_the_newest_migration() -> None:
+    from db.engine import SCHEMA_HEAD
+
+    assert head_revision() == SCHEMA_HEAD, "move db.engine.SCHEMA_HEAD to the new migration"
