@@ -18,7 +18,10 @@ from tests.helpers import REPO, monitor_env, run_monitor
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     found: list[tuple[str, click.Command]] = []
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, f"`monitor {prefix}{name}` is listed but not defined"
         path = f"{prefix}{name}"
         if isinstance(command, click.Group):
             found += _commands(command, f"{path} ")
@@ -28,6 +31,16 @@ def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Com
 
 
 COMMANDS = _commands(cli)
+
+
+def test_every_module_command_is_listed() -> None:
+    import importlib
+
+    from monitor.cli import COMMANDS
+
+    for module in set(COMMANDS.values()):
+        for command in importlib.import_module(f"monitor.cli.{module}").commands:
+            assert COMMANDS.get(command.name or "") == module, f"{command.name} is not listed"
 
 
 def test_design_commands_exist() -> None:

@@ -56,7 +56,7 @@ from tests.helpers import monitor_env, run_monitor
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 MARKER = "XXE-MARKER-7f3a9c-never-in-the-database"
-OVER_LIMIT = 17 * 1024 * 1024  # DOWNLOAD_MAXSIZE is 16 MiB
+OVER_LIMIT = 17 * 1024 * 1024  # over DOWNLOAD_MAXSIZE (8 MiB), and over 16 MiB
 MANY = 20_000  # items in the big feed...
 MANY_DISTINCT = 500  # ...repeating this many articles (see test_big_and_odd_feeds_lose_nothing)
 HEALTHY_COUNT = 12
@@ -587,9 +587,10 @@ def test_gzip_bomb_alone_is_refused_fast_in_bounded_memory(
             f"(ratio {runs['bomb'].peak_rss_mb / runs['small'].peak_rss_mb:.2f})"
         )
     assert rows["bomb"][0] == FetchOutcome.TOO_LARGE and rows["small"][0] == FetchOutcome.OK
-    # Any crawl child holds ~140 MiB of imports and connections: the bomb may add what
-    # DOWNLOAD_MAXSIZE (16 MiB) allows and its copies, never the gigabytes it expands to.
-    assert runs["bomb"].peak_rss_mb < runs["small"].peak_rss_mb + 50
+    # Any crawl child holds ~130 MiB of imports and connections: the bomb may add what
+    # DOWNLOAD_MAXSIZE (8 MiB) allows and its copies (measured: +12 MiB, 141 MiB in all),
+    # never the gigabytes it expands to.
+    assert runs["bomb"].peak_rss_mb < runs["small"].peak_rss_mb + 25
 
 
 # --------------------------------------------------------------------------- corpus
