@@ -40,20 +40,32 @@ def _seconds(value: int | None) -> timedelta | None:
 
 
 class StorePipeline:
-    def __init__(self, sessions: Any, stats: Any, database_url: str) -> None:
+    def __init__(
+        self,
+        sessions: Any,
+        stats: Any,
+        database_url: str,
+        *,
+        min_interval: timedelta,
+        max_interval: timedelta,
+    ) -> None:
         self.sessions = sessions
         self.stats = stats
         self.database_url = database_url
+        self.min_interval, self.max_interval = min_interval, max_interval
         self.tally: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.rng = random.Random()
-        self.min_interval, self.max_interval = timedelta(minutes=5), timedelta(hours=6)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Self:
-        url = crawler.settings.get("MONITOR_DATABASE_URL")
-        pipeline = cls(sessions_for(crawler), crawler.stats, url)
-        pipeline.min_interval = timedelta(seconds=crawler.settings.getint("MONITOR_MIN_INTERVAL"))
-        pipeline.max_interval = timedelta(seconds=crawler.settings.getint("MONITOR_MAX_INTERVAL"))
+        settings = crawler.settings
+        pipeline = cls(
+            sessions_for(crawler),
+            crawler.stats,
+            settings.get("MONITOR_DATABASE_URL"),
+            min_interval=timedelta(seconds=settings.getint("MONITOR_MIN_INTERVAL")),
+            max_interval=timedelta(seconds=settings.getint("MONITOR_MAX_INTERVAL")),
+        )
         crawler.signals.connect(pipeline.item_failed, signal=signals.item_error)
         return pipeline
 
