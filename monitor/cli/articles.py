@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -22,8 +25,19 @@ ARTICLE_COLUMNS = [
 ]
 
 
-def filter_options(func: click.decorators.FC) -> click.decorators.FC:
-    """The filters shared by `articles` and `search`."""
+FILTER_PARAMS = ("since", "until", "tags", "outlets", "countries", "languages", "feeds", "limit")
+
+
+def filter_options(func: Callable[..., None]) -> Callable[..., None]:
+    """The filters shared by `articles` and `search`, handed to the command as one
+    `flt: ArticleFilter` argument."""
+
+    @functools.wraps(func)
+    def with_filter(*args: Any, **kwargs: Any) -> None:
+        values = {name: kwargs.pop(name) for name in FILTER_PARAMS}
+        values["limit"] = values["limit"] or None  # 0: no limit
+        func(*args, flt=ArticleFilter(**values), **kwargs)
+
     options = [
         click.option("--since", type=When(), help="Published at or after (2026-11-30, 24h, 7d)."),
         click.option("--until", type=When(), help="Published before."),
@@ -40,9 +54,10 @@ def filter_options(func: click.decorators.FC) -> click.decorators.FC:
             help="At most N records (0: no limit).",
         ),
     ]
+    command: Callable[..., None] = with_filter
     for option in reversed(options):
-        func = option(func)
-    return func
+        command = option(command)
+    return command
 
 
 @click.command()
@@ -52,18 +67,7 @@ def filter_options(func: click.decorators.FC) -> click.decorators.FC:
 @format_options
 @pass_app
 def articles(
-    app: AppContext,
-    since: datetime | None,
-    until: datetime | None,
-    tags: tuple[str, ...],
-    outlets: tuple[str, ...],
-    countries: tuple[str, ...],
-    languages: tuple[str, ...],
-    feeds: tuple[str, ...],
-    limit: int,
-    story_id: int | None,
-    query: str | None,
-    output: str,
+    app: AppContext, flt: ArticleFilter, story_id: int | None, query: str | None, output: str
 ) -> None:
     """Stored articles, newest first.
 
@@ -79,17 +83,7 @@ def articles(
       monitor articles --story 42 --json
       monitor articles --search 'كوخافي' --jsonl
     """
-    flt = ArticleFilter(
-        since=since,
-        until=until,
-        outlets=outlets,
-        countries=countries,
-        languages=languages,
-        feeds=feeds,
-        tags=tags,
-        story_id=story_id,
-        limit=limit or None,
-    )
+    flt = dataclasses.replace(flt, story_id=story_id)
     url = app.database()
     if query is not None:
         from monitor.cli.search import search_records

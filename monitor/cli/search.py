@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Any
 
 import click
@@ -71,19 +70,7 @@ def search_records(url: str, query: str, flt: ArticleFilter) -> list[dict[str, A
 @filter_options
 @format_options
 @pass_app
-def search_command(
-    app: AppContext,
-    query: str,
-    since: datetime | None,
-    until: datetime | None,
-    tags: tuple[str, ...],
-    outlets: tuple[str, ...],
-    countries: tuple[str, ...],
-    languages: tuple[str, ...],
-    feeds: tuple[str, ...],
-    limit: int,
-    output: str,
-) -> None:
+def search_command(app: AppContext, query: str, flt: ArticleFilter, output: str) -> None:
     """Full-text search in all four languages, best matches first, with a snippet.
 
     Spelling variants meet: إسرائيل = اسرائيل, كوخافى = كوخافي, pointed Hebrew =
@@ -110,16 +97,6 @@ def search_command(
       monitor search 'défense -Algérie' --outlet le360 --csv > defense.csv
       monitor search 'Gantz OR Gallant' --tag defense-cooperation --jsonl
     """
-    flt = ArticleFilter(
-        since=since,
-        until=until,
-        outlets=outlets,
-        countries=countries,
-        languages=languages,
-        feeds=feeds,
-        tags=tags,
-        limit=limit or None,
-    )
     records = search_records(app.database(), query, flt)
     emit(records, output, SEARCH_COLUMNS)
 
