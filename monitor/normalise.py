@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from monitor.credits import split_credit
+from monitor.credits import Credit, split_credit
 from monitor.lang import detect_language
 from monitor.parsing import FeedEntry
 from monitor.text import clean_text, fold
@@ -56,9 +56,13 @@ def content_hash(title: str, summary: str, body: str) -> str:
     return hashlib.sha256("\x1f".join((title, summary, body)).encode("utf-8")).hexdigest()
 
 
-def matching_form(title: str, summary: str, body: str) -> tuple[str | None, str]:
-    """An article's folded keys: its title key, and the credit-free text it is matched on."""
-    return fold(title)[:TITLE_KEY_LENGTH] or None, fold(split_credit(body or summary).text)
+def matching_form(
+    title: str, summary: str, body: str, credit: Credit | None = None
+) -> tuple[str | None, str]:
+    """An article's folded keys: its title key, and the credit-free text it is matched on.
+    `credit` is `split_credit(body or summary)` when the caller has it already."""
+    credit = credit or split_credit(body or summary)
+    return fold(title)[:TITLE_KEY_LENGTH] or None, fold(credit.text)
 
 
 def normalise_entry(
@@ -76,7 +80,7 @@ def normalise_entry(
     credit = split_credit(body or summary)
     link = canonical_url(entry.link, base=feed_url) if entry.link else None
     guid = (entry.guid or "").strip() or None
-    title_key, match_text = matching_form(title, summary, body)
+    title_key, match_text = matching_form(title, summary, body, credit)
     language = detect_language(f"{title}\n{credit.text}", entry.language or feed_language)
     return NormalisedArticle(
         guid=guid[:2000] if guid else None,
