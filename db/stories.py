@@ -51,8 +51,8 @@ MAX_CANDIDATES = 100
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """An earlier article that shares at least one band key with the one being clustered."""
+class ArticleText:
+    """What clustering needs of a stored article."""
 
     id: int
     outlet_id: int
@@ -61,6 +61,12 @@ class Candidate:
     match_text: str
     has_body: bool
     language: str | None
+
+
+@dataclass(frozen=True)
+class Candidate(ArticleText):
+    """An earlier article that shares at least one band key with the one being clustered."""
+
     story_id: int | None
     shared_bands: int
 
@@ -241,16 +247,9 @@ def clear_stories(session: Session, since: datetime | None = None) -> int:
 
 
 @dataclass(frozen=True)
-class StoredText:
-    """What clustering needs of a stored article."""
+class StoredText(ArticleText):
+    """An article to cluster again, with the text its matching form is folded from."""
 
-    id: int
-    outlet_id: int
-    published_at: datetime
-    title_key: str | None
-    match_text: str
-    has_body: bool
-    language: str | None
     title: str
     summary: str
     body: str
