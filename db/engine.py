@@ -76,6 +76,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     try:
         return create_engine(url, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:  # mysql:// without its driver, a typo
+        if make_url(url).drivername == "postgresql+psycopg" and isinstance(exc, ImportError):
+            reason = str(exc).splitlines()[0]
+            install = "pip install 'psycopg[binary]'"
+            raise DatabaseError(
+                f"PostgreSQL is unavailable: {reason}; install it with: {install}"
+            ) from None
         raise DatabaseError(f"cannot use {display_url(url)}: no driver for it ({exc})") from None
 
 

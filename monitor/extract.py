@@ -40,11 +40,11 @@ from types import FrameType
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
-import trafilatura
 from charset_normalizer import from_bytes
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
+from monitor import optional
 from monitor.credits import split_credit
 from monitor.text import clean_text, fold
 
@@ -61,6 +61,12 @@ __all__ = [
 # (ExtractError) recorded on the article, so its own log lines would only be noise.
 for _name in ("trafilatura", "htmldate", "courlan"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+
+def _trafilatura() -> Any:
+    """The extractor, imported on first use: a crawl with no full-text feed never loads it,
+    and an install without it fails here with one line (`optional.MissingDependency`)."""
+    return optional.load(optional.FULLTEXT)
 
 
 class ExtractFailure(StrEnum):
@@ -148,7 +154,7 @@ def _extract(
     text_html = body if isinstance(body, str) else _decode(body, content_type)
     if "\x00" in text_html[:4096]:
         raise ExtractError(ExtractFailure.NOT_HTML, "binary content")
-    tree = trafilatura.load_html(text_html)
+    tree = _trafilatura().load_html(text_html)
     if tree is None or not isinstance(tree.tag, str):
         raise ExtractError(ExtractFailure.NOT_HTML, "no HTML tree")
     elements = sum(1 for _ in tree.iter())
@@ -157,7 +163,7 @@ def _extract(
     if _is_noindex(tree):
         raise ExtractError(ExtractFailure.NO_ARTICLE, "page asks not to be indexed")
 
-    meta = trafilatura.extract_metadata(
+    meta = _trafilatura().extract_metadata(
         tree, default_url=url, date_config={"extensive_search": False, "original_date": True}
     )
     canonical = _canonical_url(tree, url)
@@ -169,7 +175,7 @@ def _extract(
     # A soft check for callers where the hard deadline cannot be armed (not the main thread).
     if time.monotonic() - started > limits.deadline_seconds:
         raise _DeadlineExceeded
-    doc = trafilatura.bare_extraction(
+    doc = _trafilatura().bare_extraction(
         tree,
         url=url,
         with_metadata=False,

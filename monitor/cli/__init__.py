@@ -9,12 +9,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from db.engine import DatabaseError
 from db.feeds import SyncError
+from monitor.optional import MissingDependency
 from monitor.registry import RegistryError
 from settings.config import Config, ConfigError, load_config
 
@@ -76,21 +78,37 @@ class MonitorGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ConfigError, RegistryError, DatabaseError, SyncError) as exc:
+        except (ConfigError, RegistryError, DatabaseError, SyncError, MissingDependency) as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def database_url(value: str) -> str:
+    """A `--database` value as a URL: URLs pass through, anything else is a SQLite file."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="media-monitor")
+@click.option(
+    "--database",
+    metavar="URL|FILE",
+    help="Database to use instead of MONITOR_DATABASE_URL: a SQLAlchemy URL or a SQLite file.",
+)
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, database: str | None) -> None:
     """Media monitor: Moroccan and Israeli press, syndication folded, defence cooperation tagged.
 
     \b
     Quick start (offline):   monitor demo
+    Then, on the demo data:  monitor --database demo-monitor.db articles --since 7d
     Real use:                monitor feeds sync && monitor run
     Configuration comes from MONITOR_* environment variables (see README).
     """
+    if database:
+        # Through the environment, so the crawl children a command starts use it too.
+        os.environ["MONITOR_DATABASE_URL"] = database_url(database)
     ctx.ensure_object(AppContext)
 
 

@@ -31,6 +31,9 @@ def browse(app: AppContext, host: str, port: int) -> None:
       monitor browse --port 8080
       ssh -L 8001:127.0.0.1:8001 server # from your laptop, to browse a remote monitor
     """
+    from monitor import optional
+
+    optional.load(optional.WEB_VIEW)  # one line, not a traceback, when Datasette is missing
     from monitor.browse.server import BrowseError, check_loopback, serve
 
     try:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
-import threading
+import shutil
+import sys
 from datetime import UTC, datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -19,24 +17,11 @@ from monitor.cli.articles import ARTICLE_COLUMNS
 from monitor.cli.crawl import run_crawl, summarise
 from monitor.cli.feeds import sync_registry
 from monitor.cli.output import emit
+from monitor.demo.server import serve_demo_feeds
 from monitor.digest_job import run_digest
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
 DEFAULT_DATABASE = Path("demo-monitor.db")
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-def serve_demo_feeds() -> ThreadingHTTPServer:
-    """Serve the bundled feeds on a free loopback port, in a background thread."""
-    handler = functools.partial(_QuietHandler, directory=str(DEMO_DIR / "feeds"))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 @click.command()
@@ -102,6 +87,25 @@ def demo(app: AppContext, db_path: Path, out_dir: Path, force: bool) -> None:
     click.echo(f"\n{run.message}; the HTML is in {digest_path}\n")
     if run.rendered is not None:
         click.echo(run.rendered.text)
+    click.echo(next_steps(db_path))
+
+
+def next_steps(db_path: Path) -> str:
+    """What to type next: the README's examples, pointed at the demo's database."""
+    lines = [
+        "The feed walla-he answers 404 on purpose: `monitor feeds list --failing` shows it.",
+        "To try the README's examples on the demo data, paste:",
+    ]
+    if shutil.which("monitor") is None and sys.prefix != sys.base_prefix:  # venv not active
+        lines.append(f"  . {Path(sys.prefix) / 'bin' / 'activate'}")
+    lines += [
+        f"  export MONITOR_DATABASE_URL=sqlite:///{db_path.resolve()}",
+        "  monitor articles --tag defense-cooperation --since 7d",
+        "(or name it each time: monitor --database {db_path} stories --min-outlets 3)".replace(
+            "{db_path}", str(db_path)
+        ),
+    ]
+    return "\n" + "\n".join(lines)
 
 
 commands = [demo]

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from db.articles import add_alias
 from db.models import Article, Feed
+from monitor import optional
 from monitor.items import Action, ArticleItem
 from monitor.netguard import registered_hosts
 from monitor.pages import PageEnrichment, PageFailed, PageRequestFactory, PageTask
@@ -106,6 +107,7 @@ class FulltextRequestPipeline:
         self.max_bytes = max_bytes
         self.asked: set[int] = set()  # articles asked for in this crawl
         self.outlet_hosts: dict[int, frozenset[str]] = {}
+        self.extractor_missing_said = False
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Self:
@@ -128,6 +130,13 @@ class FulltextRequestPipeline:
             or "fulltext" in item.notes  # a page's own item on its way through
             or item.article_id in self.asked
         ):
+            return item
+        missing = optional.unavailable(optional.FULLTEXT)
+        if missing is not None:  # said once a crawl; the feed's own items are stored as usual
+            if not self.extractor_missing_said:
+                self.crawler.spider.logger.error("full text is off for this crawl: %s", missing)
+                self.extractor_missing_said = True
+            self.stats.inc_value(_stats_key("unavailable"))
             return item
         try:
             with self.sessions.begin() as session:
