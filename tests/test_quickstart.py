@@ -78,6 +78,7 @@ def test_the_lock_pins_every_dependency_exactly() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = project["dependencies"] + project["optional-dependencies"]["test"]
     assert {_name(req) for req in wanted} <= set(pins)
+    assert "pip" not in pins  # the lock never upgrades the installer it is read by
     build = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]
     assert all("==" in req for req in build["requires"])
 
