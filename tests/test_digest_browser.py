@@ -247,8 +247,9 @@ def test_rtl_headlines_start_at_the_right_edge(phone: Page) -> None:
 def test_a_latin_run_at_the_start_of_an_arabic_headline_sits_on_the_right(phone: Page) -> None:
     block = headlines(phone)[AR_LATIN_FIRST]
     # "F-16" comes first logically, so in an RTL line it is the rightmost run, and the Arabic
-    # words continue to its left; under dir=auto/ltr they would be on its right.
-    assert block["lines"] == 1
+    # words continue to its left; under dir=auto/ltr they would be on its right. Whether the
+    # headline fits one line at phone width depends on the installed fonts, so only its first
+    # line is judged.
     assert block["first"]["left"] > block["box"]["right"] - 60  # "F" within "F-16" at the right
     assert block["firstRtl"]["right"] <= block["first"]["left"] + 1
 
